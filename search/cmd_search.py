@@ -1,0 +1,43 @@
+"""`nas-mnist search`: run (or resume) a budgeted multi-objective study."""
+
+from __future__ import annotations
+
+import argparse
+
+from search.cli import add_study_args, positive_int
+from search.run import SearchArgs, run_search
+
+__all__ = ["add_parser"]
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    d = SearchArgs()
+    p = sub.add_parser("search", help="run or resume a search",
+                       description="Run or resume a budgeted multi-objective search.")
+    p.add_argument("--budget", type=positive_int, default=d.budget,
+                   help=f"max parameters per net (default {d.budget})")
+    p.add_argument("--n-trials", type=int, default=d.n_trials,
+                   help="study's total of finished trials, over all runs and workers "
+                   f"(default {d.n_trials}); rerunning tops the study up to it")
+    p.add_argument("--timeout", type=float, help="seconds; start no new trial after this")
+    p.add_argument("--epochs", type=int, default=d.epochs, help=f"per trial (default {d.epochs})")
+    add_study_args(p, name_required=False)
+    p.add_argument("--data-dir", help="MNIST root holding MNIST/raw/*.gz "
+                   "(default: $NAS_MNIST_DATA or ~/.cache/nas-mnist; downloaded if missing)")
+    p.add_argument("--device", default=d.device, help="auto, cpu, cuda or cuda:N (default auto)")
+    p.add_argument("--seed", type=int, default=d.seed, help="sampler and training seed")
+    p.add_argument("--val-size", type=int, default=d.val_size,
+                   help=f"validation images carved from the 60k train set (default {d.val_size})")
+    p.add_argument("--train-subset", type=positive_int,
+                   help="train on the first N training images only (quick trial runs)")
+    p.add_argument("--no-references", dest="references", action="store_false",
+                   help="do not start a new study with the reference networks")
+    p.add_argument("--no-prune", dest="prune", action="store_false", help="train every trial fully")
+    p.add_argument("--quiet", action="store_true", help="log lines instead of progress bars")
+    p.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    a = SearchArgs(**{k: v for k, v in vars(args).items() if k in SearchArgs.__dataclass_fields__})
+    run_search(a)
+    return 0

@@ -1,0 +1,205 @@
+"""MNIST as device-resident tensors: loading, the train/val split, normalisation, augmentation.
+
+The whole dataset fits in a few dozen MB, so it is loaded once with torchvision and kept on the
+training device; batches are index slices and augmentation is one batched affine warp. The 10k test
+set is read only by :func:`load_test`, which counts its calls in ``TEST_LOADS`` so tests can prove
+that a search never looked at it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import math
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.error import URLError
+
+import torch
+import torch.nn.functional as F
+from torchvision.datasets import MNIST
+from torchvision.datasets.utils import check_integrity, extract_archive
+
+from search.errors import UserError
+
+__all__ = [
+    "DEFAULT_ROOT",
+    "MEAN",
+    "STD",
+    "TEST_LOADS",
+    "DataError",
+    "MnistData",
+    "Split",
+    "augment",
+    "batches",
+    "load_mnist",
+    "load_test",
+    "normalize",
+]
+
+DEFAULT_ROOT: str = os.environ.get("NAS_MNIST_DATA") or str(Path("~/.cache/nas-mnist").expanduser())
+TRAIN_SIZE = 60_000  # images in MNIST's training file
+MEAN = 0.1307  # pixel mean of the MNIST training images, in [0, 1] units
+STD = 0.3081  # pixel standard deviation, same units
+
+# Incremented by every load_test() call: a search must leave it at zero.
+TEST_LOADS = 0
+
+
+class DataError(UserError):
+    """The data cannot be loaded or a data option is invalid; the message is one user-facing line.
+
+    A :class:`~search.errors.UserError`, so the CLI reports it without a traceback.
+    """
+
+
+@dataclass
+class Split:
+    """Images ``x`` (uint8, N x 28 x 28) and labels ``y`` (int64, N), both on the same device."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+
+    def __len__(self) -> int:
+        return self.y.shape[0]
+
+
+@dataclass
+class MnistData:
+    """The training images carved into a train and a validation split (never the test set)."""
+
+    train: Split
+    val: Split
+    device: torch.device
+
+
+def _unpack_local(raw: Path) -> None:
+    """Extract verified ``.gz`` files already in ``raw``, so offline loading needs no download step.
+
+    torchvision reads only the unpacked files and unpacks ``.gz`` ones solely inside ``download()``,
+    so without this ``download=False`` would fail even when the archives are present.
+    """
+    for filename, md5 in MNIST.resources:
+        archive = raw / filename
+        if not (raw / archive.stem).exists() and check_integrity(str(archive), md5):
+            extract_archive(str(archive))
+
+
+def _read(
+    root: str | Path | None, *, train: bool, download: bool
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Images and labels of one MNIST file pair through torchvision, or a one-line DataError."""
+    root = Path(root if root is not None else DEFAULT_ROOT).expanduser()
+    raw = root / "MNIST" / "raw"
+    try:
+        if raw.is_dir():
+            _unpack_local(raw)
+        # torchvision prints while downloading; keep the terminal quiet.
+        with contextlib.redirect_stdout(io.StringIO()):
+            ds = MNIST(str(root), train=train, download=download)
+    except PermissionError as e:
+        raise DataError(
+            f"cannot write under {raw} ({e.strerror}); copy the MNIST folder somewhere writable "
+            "and pass that as --data-dir"
+        ) from None
+    except (RuntimeError, URLError, OSError):
+        how = "and could not be downloaded" if download else "(download disabled)"
+        raise DataError(
+            f"MNIST not found under {raw} {how}; copy the four MNIST .gz files there "
+            "or pass --data-dir"
+        ) from None
+    return ds.data, ds.targets
+
+
+def load_mnist(
+    root: str | Path | None = None,
+    *,
+    device: str | torch.device = "cpu",
+    val_size: int = 10_000,
+    split_seed: int = 0,
+    subset: int | None = None,
+    download: bool = True,
+) -> MnistData:
+    """Load the 60k training images and split off ``val_size`` of them for validation.
+
+    The split is a fixed permutation drawn from ``split_seed``, so every trial of a study sees the
+    same validation images. ``subset`` keeps only the first ``subset`` training images after the
+    split (validation is unaffected); it exists for fast tests and smoke runs.
+    """
+    if not 0 < val_size < TRAIN_SIZE:
+        raise DataError(f"val_size must be between 1 and {TRAIN_SIZE - 1}, got {val_size}")
+    if subset is not None and subset < 1:
+        raise DataError(f"subset must be >= 1, got {subset}")
+    x, y = _read(root, train=True, download=download)
+    perm = torch.randperm(len(y), generator=torch.Generator().manual_seed(split_seed))
+    val_idx, train_idx = perm[:val_size], perm[val_size:]
+    if subset is not None:
+        train_idx = train_idx[:subset]
+    device = torch.device(device)
+    return MnistData(
+        train=Split(x[train_idx].to(device), y[train_idx].to(device)),
+        val=Split(x[val_idx].to(device), y[val_idx].to(device)),
+        device=device,
+    )
+
+
+def load_test(
+    root: str | Path | None = None, *, device: str | torch.device = "cpu", download: bool = True
+) -> Split:
+    """The 10k MNIST test set: for final scoring only, never during a search."""
+    global TEST_LOADS
+    TEST_LOADS += 1  # counted before reading: even a failed attempt touched the test files
+    x, y = _read(root, train=False, download=download)
+    return Split(x.to(device), y.to(device))
+
+
+def normalize(x: torch.Tensor) -> torch.Tensor:
+    """uint8 images (N x 28 x 28) -> float32 (N x 1 x 28 x 28) with MNIST mean 0 and std 1."""
+    if x.dim() == 3:
+        x = x.unsqueeze(1)
+    return (x.float() / 255.0 - MEAN) / STD
+
+
+def augment(
+    x: torch.Tensor, *, rotate: float, translate: float, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """Randomly rotate (uniform in +-``rotate`` degrees) and shift (uniform in +-``translate`` of
+    the side) a normalised batch (N x 1 x H x W): one bilinear ``grid_sample`` on ``x``'s device.
+
+    Returns ``x`` itself when both ranges are zero. Pixels that enter from outside the image are
+    black, as MNIST's background is.
+    """
+    if rotate == 0 and translate == 0:
+        return x
+    n = x.shape[0]
+    u = torch.rand(n, 3, device=x.device, generator=generator) * 2 - 1  # uniform in [-1, 1)
+    angle = u[:, 0] * math.radians(rotate)
+    shift = u[:, 1:] * (2 * translate)  # affine_grid spans [-1, 1]: the image side is 2 units
+    cos, sin = torch.cos(angle), torch.sin(angle)
+    theta = torch.stack(
+        [torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1
+    ).to(x.dtype)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    # grid_sample pads with 0, which in normalised units is a grey (mean-brightness) pixel. Warping
+    # x - black instead makes the padding exactly black, without a round trip through [0, 1].
+    black = -MEAN / STD
+    return F.grid_sample(x - black, grid, mode="bilinear", align_corners=False) + black
+
+
+def batches(
+    split: Split, batch_size: int, *, shuffle: bool, generator: torch.Generator | None = None
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Yield ``(x_uint8, y)`` batches on the split's device, a fresh permutation per call when
+    ``shuffle``; the last partial batch is kept."""
+    n = len(split)
+    device = split.y.device
+    if shuffle:
+        order = torch.randperm(n, device=device, generator=generator)
+        for i in range(0, n, batch_size):
+            idx = order[i : i + batch_size]
+            yield split.x[idx], split.y[idx]
+    else:
+        for i in range(0, n, batch_size):  # slices are views: no gather needed in order
+            yield split.x[i : i + batch_size], split.y[i : i + batch_size]

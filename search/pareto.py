@@ -1,0 +1,53 @@
+"""The Pareto front of a finished (or running) study as a table, printed and saved as CSV.
+
+The front is Optuna's own (`study.best_trials`: non-dominated COMPLETE trials on validation
+accuracy and params); test-set columns, when present, are added beside it and never change it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import optuna
+import pandas as pd
+
+__all__ = ["TEST_COLUMNS", "front_table", "front_trials", "write_front"]
+
+# user attrs written by the evaluation step (issue: honest evaluation), shown when present
+TEST_COLUMNS = ("test_acc", "test_mean", "test_sd", "test_seeds")
+
+
+def front_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    """Non-dominated completed trials, smallest first."""
+    return sorted(study.best_trials, key=lambda t: (t.values[1], -t.values[0], t.number))
+
+
+def front_table(study: optuna.Study) -> pd.DataFrame:
+    rows = []
+    for t in front_trials(study):
+        tr = t.user_attrs.get("config", {}).get("train", {})
+        row = {
+            "trial": t.number,
+            "params": int(t.values[1]),
+            "val_acc": round(t.values[0], 2),
+            "epochs": len(t.user_attrs.get("val_acc", [])),
+            "reference": t.user_attrs.get("reference", ""),
+            "optimizer": tr.get("optimizer"),
+            "lr": tr.get("lr"),
+            "batch_size": tr.get("batch_size"),
+            "schedule": tr.get("schedule"),
+            "arch": t.user_attrs.get("arch", ""),
+        }
+        row.update({c: t.user_attrs[c] for c in TEST_COLUMNS if c in t.user_attrs})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def write_front(study: optuna.Study, csv_path: Path) -> pd.DataFrame:
+    """Write the front to `csv_path` (atomically: a reader never sees half a file)."""
+    df = front_table(study)
+    csv_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = csv_path.with_suffix(".csv.tmp")
+    df.to_csv(tmp, index=False)
+    tmp.replace(csv_path)
+    return df

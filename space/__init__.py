@@ -1,0 +1,16 @@
+"""What a candidate network is: config, build, analytic size, sampler, reference networks."""
+
+from space.build import Net, build
+from space.candidate import Candidate, describe, load_candidate
+from space.config import Conv, Head, NetConfig
+from space.params import ConfigError, count_params, spatial_sizes, validate
+from space.recipe import BOUNDS, TrainConfig
+from space.references import REFERENCES, REPORTED, reference
+from space.sampler import BudgetError, decode, sample, smallest_budget, suggest
+
+__all__ = [
+    "BOUNDS", "REFERENCES", "REPORTED", "BudgetError", "Candidate", "ConfigError", "Conv", "Head",
+    "Net", "NetConfig", "TrainConfig", "build", "count_params", "decode", "describe",
+    "load_candidate", "reference", "sample", "smallest_budget", "spatial_sizes", "suggest",
+    "validate",
+]

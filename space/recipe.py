@@ -1,0 +1,63 @@
+"""How a candidate is trained: one frozen dataclass of training knobs, plus the search bounds.
+
+Defaults and bounds live here together (airbench's ``hyp``) so one file answers "what does a trial
+train with, and what may the search try". Pure data: the trainer in ``search.train`` reads it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+__all__ = ["BOUNDS", "TrainConfig"]
+
+Optimizer = Literal["sgd", "adamw"]
+Schedule = Literal["none", "onecycle", "step"]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Training knobs of one run. ``lr`` is the peak rate (OneCycle's max, step's start)."""
+
+    epochs: int = 15  # passes over the training split
+    batch_size: int = 128  # images per optimizer step
+    optimizer: Optimizer = "sgd"  # SGD with momentum, or AdamW
+    lr: float = 0.05  # peak learning rate (1/step)
+    momentum: float = 0.9  # SGD momentum (unitless); unused by AdamW
+    weight_decay: float = 5e-4  # L2 for SGD, decoupled decay for AdamW (1/step, times lr)
+    schedule: Schedule = "onecycle"  # onecycle; step = x0.1 at 50% and 75% of epochs; none
+    rotate: float = 0.0  # max random rotation, degrees (uniform in +-rotate)
+    translate: float = 0.0  # max random shift, fraction of the image side (uniform in +-)
+    label_smoothing: float = 0.0  # cross-entropy label smoothing (probability mass)
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1:
+            raise ValueError(f"epochs must be >= 1, got {self.epochs}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be > 0, got {self.lr}")
+
+
+# Search bounds, one entry per knob the sampler draws (units as in TrainConfig).
+BOUNDS = {
+    "lr_sgd": (0.005, 0.3),  # peak lr for SGD, log-uniform
+    "lr_adamw": (3e-4, 1e-2),  # peak lr for AdamW, log-uniform
+    "wd_sgd": (1e-6, 1e-3),  # SGD L2 weight decay, log-uniform
+    "wd_adamw": (1e-4, 1e-1),  # AdamW decoupled decay, log-uniform
+    "batch_size": (64, 128, 256, 512),  # choices, images per step
+    "schedule": ("onecycle", "step", "none"),  # choices
+    "optimizer": ("sgd", "adamw"),  # choices
+    "rotate": (0.0, 15.0),  # degrees, uniform
+    "translate": (0.0, 0.15),  # fraction of side, uniform
+    "label_smoothing": (0.0, 0.1),  # probability mass, uniform
+    # architecture (see space.sampler)
+    "stages": (2, 3),  # conv stages, a 2x2 max-pool between consecutive stages
+    "convs": (1, 3),  # 3x3 convs per stage
+    "size": (0.0, 1.0),  # position of the net's size on a log scale from smallest to budget
+    "growth": (1.0, 4.0),  # (last 3x3 width - min) / (first - min), log-uniform
+    "trans_ratio": (0.25, 1.0),  # 1x1 transition width / incoming width
+    "hidden_ratio": (0.5, 2.0),  # hidden linear width / last conv width
+    "drop": (0.0, 0.3),  # dropout rate after each body conv
+    "min_width": 4,  # channels: the narrowest conv the sampler makes
+}

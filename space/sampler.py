@@ -1,0 +1,177 @@
+"""The budget-respecting sampler: `sample(trial, budget)` draws a Candidate that always fits.
+
+`suggest(trial)` is the one function that talks to the trial (any object with Optuna's
+``suggest_*`` methods; this package never imports optuna). `decode(params, budget)` turns the drawn
+values into a config, so ``decode(trial.params, budget)`` is the inverse used to rebuild a trial.
+
+Fitting is by construction, no rejection: the topology is drawn first; if even its narrowest version
+exceeds the budget it is narrowed step by step towards the smallest net of the space; then a size
+target between that narrowest version and the budget is placed on a log scale by the ``size`` draw,
+and the widths are scaled to the largest that stays under the target (count is monotone in scale).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
+
+from space.candidate import Candidate
+from space.config import IN_SIZE, N_CLASSES, Conv, Head, NetConfig
+from space.params import count_params
+from space.recipe import BOUNDS, TrainConfig
+
+__all__ = ["BudgetError", "Topology", "decode", "sample", "smallest_budget", "suggest"]
+
+W_MIN = BOUNDS["min_width"]
+W_MAX = 512.0  # channels: upper end of the width-scale bisection, far beyond any sane budget
+
+
+class BudgetError(ValueError):
+    """The budget admits no net of the space (one-line message naming the smallest budget)."""
+
+
+class TrialLike(Protocol):
+    def suggest_int(self, name: str, low: int, high: int) -> int: ...
+    def suggest_float(self, name: str, low: float, high: float, *, log: bool = False) -> float: ...
+    def suggest_categorical(self, name: str, choices: Any) -> Any: ...
+
+
+def suggest(trial: TrialLike) -> dict[str, Any]:
+    """Draw every searched value from the trial; returns them as trial.params would hold them."""
+    b, p = BOUNDS, {}
+    p["stages"] = trial.suggest_int("stages", *b["stages"])
+    for s in range(p["stages"]):
+        p[f"convs{s}"] = trial.suggest_int(f"convs{s}", *b["convs"])
+        p[f"pad{s}"] = trial.suggest_categorical(f"pad{s}", [0, 1])
+        if s > 0:
+            p[f"trans{s}"] = trial.suggest_categorical(f"trans{s}", [False, True])
+    if any(p.get(f"trans{s}") for s in range(1, p["stages"])):
+        p["trans_ratio"] = trial.suggest_float("trans_ratio", *b["trans_ratio"])
+    p["size"] = trial.suggest_float("size", *b["size"])
+    p["growth"] = trial.suggest_float("growth", *b["growth"], log=True)
+    p["bn"] = trial.suggest_categorical("bn", ["relu_bn", "bn_relu", "none"])
+    if p["bn"] != "none":
+        p["bias"] = trial.suggest_categorical("bias", [True, False])
+    p["drop"] = trial.suggest_float("drop", *b["drop"])
+    p["drop2d"] = trial.suggest_categorical("drop2d", [False, True])
+    # gap_conv is left out: it is gap_linear without a hidden layer under another name.
+    # flatten is left out: it needs the body to end at exactly 1x1, which stages can't promise.
+    p["head"] = trial.suggest_categorical("head", ["gap", "gap_linear", "gap_mlp"])
+    if p["head"] == "gap_mlp":
+        p["hidden_ratio"] = trial.suggest_float("hidden_ratio", *b["hidden_ratio"])
+    opt = p["optimizer"] = trial.suggest_categorical("optimizer", list(b["optimizer"]))
+    p[f"lr_{opt}"] = trial.suggest_float(f"lr_{opt}", *b[f"lr_{opt}"], log=True)
+    p[f"wd_{opt}"] = trial.suggest_float(f"wd_{opt}", *b[f"wd_{opt}"], log=True)
+    p["schedule"] = trial.suggest_categorical("schedule", list(b["schedule"]))
+    p["batch_size"] = trial.suggest_categorical("batch_size", list(b["batch_size"]))
+    p["rotate"] = trial.suggest_float("rotate", *b["rotate"])
+    p["translate"] = trial.suggest_float("translate", *b["translate"])
+    p["label_smoothing"] = trial.suggest_float("label_smoothing", *b["label_smoothing"])
+    return p
+
+
+@dataclass(frozen=True)
+class Topology:
+    """The discrete shape of a sampled net; widths come later from a single scale."""
+
+    convs: tuple[int, ...]  # 3x3 convs per stage; a max-pool closes every stage but the last
+    pads: tuple[int, ...]  # padding wish per stage (0 is kept only where the map stays >= 3)
+    trans: tuple[bool, ...]  # 1x1 transition opening each stage (first entry always False)
+    head: str  # gap | gap_linear | gap_mlp
+    bn: str  # relu_bn | bn_relu | none
+    bias: bool
+
+    def narrower(self) -> Topology | None:
+        """One step towards the smallest net; None when already there."""
+        if max(self.convs) > 1:  # drop a conv from the deepest of the longest stages
+            i = max(range(len(self.convs)), key=lambda s: (self.convs[s], s))
+            return replace(self, convs=self.convs[:i] + (self.convs[i] - 1,) + self.convs[i + 1 :])
+        if any(self.trans):
+            i = max(s for s, t in enumerate(self.trans) if t)
+            return replace(self, trans=self.trans[:i] + (False,) + self.trans[i + 1 :])
+        if self.head == "gap_mlp":
+            return replace(self, head="gap_linear")
+        if len(self.convs) > 2:
+            return replace(self, convs=self.convs[:-1], pads=self.pads[:-1], trans=self.trans[:-1])
+        return None
+
+
+def _net(t: Topology, w: float, p: dict[str, Any]) -> NetConfig:
+    """The net of topology `t` at width scale `w` (widths nondecreasing in `w`)."""
+    n3, j, size, convs = sum(t.convs), 0, IN_SIZE, []
+    growth, drop = p.get("growth", 1.0), p.get("drop", 0.0)
+    act = "relu" if t.bn == "none" else t.bn
+    blk = {"act": act, "bias": t.bias, "drop": drop, "drop2d": p.get("drop2d", False)}
+    prev = W_MIN
+    for s, n in enumerate(t.convs):
+        if t.trans[s]:
+            tw = max(W_MIN, round(prev * p.get("trans_ratio", 1.0)))
+            convs.append(Conv(out=tw, k=1, **blk))
+        for i in range(n):
+            # growth shapes the width above the minimum, so scale W_MIN is the narrowest net
+            width = W_MIN + round((w - W_MIN) * growth ** (j / max(1, n3 - 1)))
+            pad = 0 if t.pads[s] == 0 and size >= 5 else 1
+            size = size + 2 * pad - 2
+            last = i == n - 1 and s < len(t.convs) - 1
+            convs.append(Conv(out=width, k=3, pad=pad, pool=last, **blk))
+            size, j, prev = (size // 2 if last else size), j + 1, width
+    if t.head == "gap":
+        convs.append(Conv(out=N_CLASSES, k=1, bias=t.bias, act="none"))
+        return NetConfig(tuple(convs), Head(kind="gap"))
+    hidden = max(W_MIN, round(prev * p.get("hidden_ratio", 1.0))) if t.head == "gap_mlp" else 0
+    return NetConfig(tuple(convs), Head(kind="gap_linear", hidden=hidden, hidden_relu=bool(hidden)))
+
+
+def _topology(p: dict[str, Any]) -> Topology:
+    n = p["stages"]
+    return Topology(
+        convs=tuple(p[f"convs{s}"] for s in range(n)),
+        pads=tuple(p[f"pad{s}"] for s in range(n)),
+        trans=(False,) + tuple(bool(p[f"trans{s}"]) for s in range(1, n)),
+        head=p["head"], bn=p["bn"], bias=p.get("bias", True) if p["bn"] != "none" else True,
+    )
+
+
+def smallest_budget() -> int:
+    """The least budget under which every draw fits: the narrowest net, at its costliest options."""
+    t = Topology((1, 1), (0, 0), (False, False), "gap_linear", "relu_bn", True)
+    heads, bns = ("gap", "gap_linear"), ("relu_bn", "bn_relu", "none")
+    return max(
+        count_params(_net(replace(t, head=h, bn=b), W_MIN, {}))
+        for h, b in itertools.product(heads, bns)
+    )
+
+
+def decode(params: dict[str, Any], budget: int, epochs: int = TrainConfig.epochs) -> Candidate:
+    """Candidate for drawn values `params` (e.g. trial.params); always count_params <= budget."""
+    floor = smallest_budget()
+    if budget < floor:
+        raise BudgetError(
+            f"budget {budget} is below the smallest net of the space ({floor} params)"
+        )
+    t = _topology(params)
+    while count_params(_net(t, W_MIN, params)) > budget:
+        t = t.narrower()  # the loop ends: the narrowest topology fits any budget >= floor
+    lo_p = count_params(_net(t, W_MIN, params))
+    target = lo_p * (budget / lo_p) ** params["size"]
+    lo, hi = float(W_MIN), W_MAX  # bisection for the widest scale whose net fits the target
+    for _ in range(40):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if count_params(_net(t, mid, params)) <= target else (lo, mid)
+    opt = params["optimizer"]
+    train = TrainConfig(
+        epochs=epochs, batch_size=params["batch_size"], optimizer=opt, lr=params[f"lr_{opt}"],
+        weight_decay=params[f"wd_{opt}"], schedule=params["schedule"], rotate=params["rotate"],
+        translate=params["translate"], label_smoothing=params["label_smoothing"],
+    )
+    return Candidate(net=_net(t, lo, params), train=train)
+
+
+def sample(trial: TrialLike, budget: int, epochs: int = TrainConfig.epochs) -> Candidate:
+    """Draw a candidate within `budget` params from `trial`."""
+    if budget < smallest_budget():  # refuse before asking the trial anything
+        decode({}, budget)
+    return decode(suggest(trial), budget, epochs)
+
+
