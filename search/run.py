@@ -123,8 +123,7 @@ def run_search(a: SearchArgs, data: MnistData | None = None) -> optuna.Study:
     _loop(study, obj, a)
     df = write_front(study, a.paths.pareto_csv)
     _plot(study, a)
-    if not a.quiet:
-        print(f"\nPareto front of study {a.name!r} ({len(df)} trials) -> {a.paths.pareto_csv}")
+    print(f"\nPareto front of study {a.name!r} ({len(df)} trials) -> {a.paths.pareto_csv}")
     if len(df):
         print(df.drop(columns=["lr", "schedule"]).to_string(index=False))
     return study

@@ -135,11 +135,11 @@ def open_study(
     storage: optuna.storages.BaseStorage, name: str, *, seed: int, settings: dict[str, Any]
 ) -> optuna.Study:
     """Create or resume study `name`; `settings` must match what it was created with."""
-    sampler = optuna.samplers.TPESampler(
-        seed=seed, multivariate=True, group=True, constant_liar=True, n_startup_trials=10,
-    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        sampler = optuna.samplers.TPESampler(
+            seed=seed, multivariate=True, group=True, constant_liar=True, n_startup_trials=10,
+        )
         study = optuna.create_study(
             storage=storage, study_name=name, directions=list(DIRECTIONS), sampler=sampler,
             load_if_exists=True,

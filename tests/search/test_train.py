@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import shutil
+from collections.abc import Iterator
 from dataclasses import astuple, replace
 from pathlib import Path
 
@@ -44,6 +45,16 @@ def mnist_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for f in (shared / "MNIST" / "raw").glob("*.gz"):
         shutil.copyfile(f, raw / f.name)  # copyfile, not copytree: the shared modes are read-only
     return root
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread() -> Iterator[None]:
+    # Tiny models gain nothing from intra-op threads, and on a busy machine OpenMP hand-offs
+    # between threads made them ~10x slower (measured on 2 shared cores).
+    prev = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(prev)
 
 
 @pytest.fixture(scope="module")
