@@ -173,9 +173,10 @@ def train(
 ) -> History:
     """Train ``model`` in place on ``data.train``, validating on ``data.val`` after every epoch.
 
-    ``epochs`` overrides ``hp.epochs``. The run stops early when the training loss is not finite or
-    when ``on_epoch`` returns a non-empty reason; ``History.stopped`` records why. Reproducible on
-    CPU for a fixed ``seed`` and model initialisation.
+    ``epochs`` overrides ``hp.epochs``. The run stops early when the training loss is not finite
+    (that epoch is recorded but not passed to ``on_epoch``) or when ``on_epoch`` returns a
+    non-empty reason; ``History.stopped`` records why. Reproducible on CPU for a fixed ``seed`` and
+    model initialisation.
     """
     n_epochs = hp.epochs if epochs is None else epochs
     if n_epochs < 1:

@@ -113,7 +113,8 @@ def test_on_epoch_empty_reason_continues(small: MnistData) -> None:
 
 
 def test_epochs_override(small: MnistData) -> None:
-    assert len(train(tiny(), replace(HP, epochs=15), small, epochs=1).epochs) == 1
+    h = train(tiny(), replace(HP, epochs=15), small, epochs=1, progress=True)
+    assert len(h.epochs) == 1
 
 
 def test_divergence_stops(small: MnistData) -> None:
