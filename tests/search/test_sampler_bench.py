@@ -1,0 +1,20 @@
+"""The 2-D hypervolume behind the sampler comparison."""
+
+from search.sampler_bench import hypervolume
+
+
+def test_hypervolume_is_the_dominated_area():
+    # front (1000, 95) and (5000, 97); (6000, 96) is dominated and adds nothing
+    assert hypervolume([(95.0, 1000), (97.0, 5000), (96.0, 6000)], 90.0, 10000) == 55000
+    assert hypervolume([(95.0, 1000), (97.0, 5000)], 90.0, 10000) == 55000
+
+
+def test_points_outside_the_reference_box_count_nothing():
+    assert hypervolume([(89.0, 100), (99.0, 20000)], 90.0, 10000) == 0
+    assert hypervolume([], 90.0, 10000) == 0
+
+
+def test_more_accuracy_or_fewer_params_never_lowers_it():
+    base = hypervolume([(95.0, 1000), (97.0, 5000)], 90.0, 10000)
+    assert hypervolume([(95.5, 1000), (97.0, 5000)], 90.0, 10000) > base
+    assert hypervolume([(95.0, 900), (97.0, 5000)], 90.0, 10000) > base
