@@ -21,6 +21,8 @@ __all__ = ["OneLineParser", "add_study_args", "main", "positive_int"]
 _COMMANDS = (
     "search.cmd_search",
     "search.cmd_pareto",
+    "search.cmd_export",
+    "search.cmd_train",
 )
 PROG = "nas-mnist"
 

@@ -1,10 +1,14 @@
 """The Optuna objective: sample a candidate, train it, prune it, keep what made the result.
 
-Everything that touches the trial is here; the trainer gets only a per-epoch callback.
+Everything that touches the trial is here; the trainer gets only a per-epoch callback. Faults stay
+inside their trial: a non-finite loss (a diverging learning rate) ends it PRUNED with
+``stop_reason``; CUDA out-of-memory and any other error end it FAIL with ``fail_reason``, after the
+trial's memory is released, and the study goes on.
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 import platform
@@ -24,11 +28,22 @@ from search.pruner import ParetoPruner
 from search.train import EpochStats, train
 from space import REFERENCES, Candidate, build, count_params, describe, sample
 
-__all__ = ["Objective", "Surplus", "versions"]
+__all__ = ["INTERRUPTED", "Objective", "Surplus", "TrialFault", "versions"]
+
+INTERRUPTED = "interrupted (Ctrl-C); queued again for the next run"
 
 
 class Surplus(Exception):
     """This trial was asked for after the study reached its target (concurrent workers)."""
+
+
+class TrialFault(Exception):
+    """A trial failed for a reason already recorded in its ``fail_reason`` user attr."""
+
+
+def _one_line(e: BaseException) -> str:
+    text = " ".join(str(e).split())  # CUDA messages span lines; a user attr should not
+    return f"{type(e).__name__}: {text}"[:500]
 
 
 def versions() -> dict[str, str]:
@@ -55,6 +70,18 @@ class Objective:
 
     def __call__(self, trial: optuna.Trial) -> tuple[float, int]:
         self.last_number = trial.number
+        try:
+            return self._run(trial)
+        except (optuna.TrialPruned, Surplus, TrialFault):
+            raise  # their reason is already in the trial's user attrs
+        except KeyboardInterrupt:
+            trial.set_user_attr("fail_reason", INTERRUPTED)
+            raise
+        except Exception as e:
+            trial.set_user_attr("fail_reason", _one_line(e))
+            raise
+
+    def _run(self, trial: optuna.Trial) -> tuple[float, int]:
         self._check_surplus(trial)
         ref = trial.user_attrs.get("reference")
         if ref:  # warm start: a reference net with its own recipe, at the study's epochs
@@ -82,14 +109,19 @@ class Objective:
             return self.pruner.check(trial.study, trial.number, n, curve["val_acc"], self.epochs)
 
         model = build(cand.net)
+        oom = None
         try:
             hist = train(model, cand.train, self.data, seed=seed, on_epoch=on_epoch,
                          progress=self.progress)
-        except torch.cuda.OutOfMemoryError:
+        except torch.cuda.OutOfMemoryError as e:
+            oom = _one_line(e)  # handled below, once the traceback (and its tensors) is gone
+        if oom is not None:
             del model
-            torch.cuda.empty_cache()
-            trial.set_user_attr("fail_reason", "CUDA out of memory")
-            raise
+            gc.collect()
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+            trial.set_user_attr("fail_reason", f"CUDA out of memory: {oom}")
+            raise TrialFault(f"CUDA out of memory in trial {trial.number}")
         if hist.stopped:
             trial.set_user_attr("stop_reason", hist.stopped)
             raise optuna.TrialPruned(hist.stopped)
@@ -103,8 +135,9 @@ class Objective:
 
     def _check_surplus(self, trial: optuna.Trial) -> None:
         # With several workers, two may ask for a trial at once near the end; trial numbers are
-        # handed out in order, so the later one sees the earlier and stands down.
-        states = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
+        # handed out in order, so the later one sees the earlier and stands down. WAITING counts:
+        # a queued trial with a lower number (a retry, a reference) is popped before any new one.
+        states = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)
         before = [t for t in trial.study.get_trials(deepcopy=False, states=states)
                   if t.number < trial.number]
         if len(before) >= self.target:

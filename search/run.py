@@ -1,32 +1,53 @@
-"""`nas-mnist search`: one worker's loop over trials of a shared, resumable study.
+"""`nas-mnist search`: prepare a shared, resumable study, then run one worker's loop over trials.
 
 ``--n-trials`` is the study's total target of finished (complete + pruned) trials, over all runs
-and workers: rerunning the same command after a crash or Ctrl-C tops the study up to it.
+and workers: rerunning the same command after a crash or Ctrl-C tops the study up to it, and a
+worker that finds the remaining trials running elsewhere waits for them (taking one over if its
+worker dies) instead of starting extra ones.
+
+``prepare_study`` validates everything and opens/creates the study (nothing is written before
+validation passes); ``work`` is one worker's loop; ``run_search`` is both plus the front.
 """
 
 from __future__ import annotations
 
+import sys
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import optuna
 import torch
+from optuna.storages import fail_stale_trials
 from optuna.trial import TrialState
 from tqdm.auto import tqdm
 
 from search.data import MnistData, load_mnist
 from search.errors import UserError
-from search.objective import Objective
+from search.objective import INTERRUPTED, Objective
 from search.pareto import front_trials, write_front
 from search.pruner import ParetoPruner
-from search.study import StudyPaths, default_storage, open_storage, open_study
+from search.study import (
+    StudyPaths,
+    check_study_name,
+    check_writable,
+    default_storage,
+    open_storage,
+    open_study,
+    redact,
+    requeue,
+)
 from space import REFERENCES, count_params, smallest_budget
 
-__all__ = ["SearchArgs", "enqueue_references", "n_finished", "resolve_device", "run_search"]
+__all__ = [
+    "SearchArgs", "enqueue_references", "load_data", "n_finished", "prepare_study",
+    "resolve_device", "run_search", "validate", "work",
+]
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 MAX_FAILS_IN_A_ROW = 3  # trials; a systematic error should stop the run, not burn the budget
+MAX_POLL_S = 5  # seconds between looks at the study while waiting for other workers' trials
 
 
 @dataclass
@@ -53,7 +74,11 @@ class SearchArgs:
 
     @property
     def paths(self) -> StudyPaths:
-        return StudyPaths(self.study_dir / self.name)
+        return StudyPaths(Path(self.study_dir) / self.name)
+
+    @property
+    def storage_url(self) -> str:
+        return self.storage or default_storage(Path(self.study_dir), self.name)
 
     def settings(self) -> dict[str, object]:
         """What a resumed study must agree on (anything else may change between runs)."""
@@ -66,7 +91,7 @@ def resolve_device(name: str) -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
         dev = torch.device(name)
-    except RuntimeError:
+    except (RuntimeError, ValueError):
         raise UserError(f"unknown device {name!r}: use auto, cpu, cuda or cuda:N") from None
     if dev.type == "cuda":
         idx = dev.index or 0
@@ -89,8 +114,8 @@ def enqueue_references(study: optuna.Study, budget: int) -> list[str]:
     return names
 
 
-def validate(a: SearchArgs) -> None:
-    """Refuse bad settings before anything is written."""
+def validate(a: SearchArgs) -> torch.device:
+    """Refuse bad settings before anything is written; returns the training device."""
     if a.budget < smallest_budget():
         raise UserError(
             f"--budget {a.budget} is below the smallest net of the space "
@@ -102,25 +127,57 @@ def validate(a: SearchArgs) -> None:
         raise UserError(f"--n-trials must be >= 1, got {a.n_trials}")
     if not 0 < a.val_size < 60_000:
         raise UserError(f"--val-size must be in (0, 60000), got {a.val_size}")
-    if a.timeout is not None and a.timeout <= 0:
+    if a.train_subset is not None and a.train_subset < 1:
+        raise UserError(f"--train-subset must be >= 1, got {a.train_subset}")
+    if a.timeout is not None and not a.timeout > 0:
         raise UserError(f"--timeout must be > 0 seconds, got {a.timeout}")
-
-
-def run_search(a: SearchArgs, data: MnistData | None = None) -> optuna.Study:
-    validate(a)
+    check_study_name(a.name)
     device = resolve_device(a.device)
-    storage = open_storage(a.storage or default_storage(a.study_dir, a.name))
+    check_writable(Path(a.study_dir))
+    return device
+
+
+def load_data(a: SearchArgs, device: torch.device) -> MnistData:
+    return load_mnist(a.data_dir, device=device, val_size=a.val_size, subset=a.train_subset)
+
+
+def prepare_study(a: SearchArgs, data: MnistData | None = None) -> optuna.Study:
+    """Validate, open the storage, create or load the study; a new study gets the references once.
+
+    Safe to call from every worker at once. Without `data`, MNIST is loaded once on the CPU just
+    to prove it is there before the storage is touched.
+    """
+    validate(a)
     if data is None:
-        data = load_mnist(a.data_dir, device=device, val_size=a.val_size, subset=a.train_subset)
-    study = open_study(storage, a.name, seed=a.seed, settings=a.settings())
-    if a.references and not study.get_trials(deepcopy=False):
-        enqueue_references(study, a.budget)
+        load_data(a, torch.device("cpu"))
+    storage = open_storage(a.storage_url)
+
+    def on_create(study: optuna.Study) -> None:
+        if a.references:
+            enqueue_references(study, a.budget)
+
+    return open_study(storage, a.name, seed=a.seed, settings=a.settings(), on_create=on_create)
+
+
+def work(a: SearchArgs, study: optuna.Study, data: MnistData | None = None) -> None:
+    """One worker: run trials until the study holds `a.n_trials` finished ones (or the timeout)."""
+    device = validate(a)
+    if data is None:
+        data = load_data(a, device)
     pruner = ParetoPruner() if a.prune else ParetoPruner(warmup_trials=10**9)
     obj = Objective(
         budget=a.budget, epochs=a.epochs, seed=a.seed, data=data, target=a.n_trials,
         pruner=pruner, store=a.paths.artifact_store(), progress=not a.quiet,
     )
     _loop(study, obj, a)
+
+
+def run_search(a: SearchArgs, data: MnistData | None = None) -> optuna.Study:
+    device = validate(a)
+    if data is None:
+        data = load_data(a, device)
+    study = prepare_study(a, data)
+    work(a, study, data)
     df = write_front(study, a.paths.pareto_csv)
     _plot(study, a)
     print(f"\nPareto front of study {a.name!r} ({len(df)} trials) -> {a.paths.pareto_csv}")
@@ -137,44 +194,86 @@ def _plot(study: optuna.Study, a: SearchArgs) -> None:
     plot_front(study, a.paths.pareto_png, budget=a.budget)
 
 
+def _say(a: SearchArgs, msg: str) -> None:
+    if a.quiet:
+        print(msg, flush=True)
+    else:
+        tqdm.write(msg)
+
+
 def _loop(study: optuna.Study, obj: Objective, a: SearchArgs) -> None:
-    start, fails = time.monotonic(), 0
-    done = n_finished(study)
-    bar = tqdm(total=a.n_trials, initial=min(done, a.n_trials), desc=f"study {a.name}",
-               unit="trial", disable=a.quiet, dynamic_ncols=True)
+    start, fails, waiting = time.monotonic(), 0, False
+    interval = study._storage.get_heartbeat_interval() if hasattr(
+        study._storage, "get_heartbeat_interval") else None
+    bar = tqdm(total=a.n_trials, initial=min(n_finished(study), a.n_trials),
+               desc=f"study {a.name}", unit="trial", disable=a.quiet, dynamic_ncols=True)
     try:
-        while done < a.n_trials:
+        while (done := n_finished(study)) < a.n_trials:
             if a.timeout is not None and time.monotonic() - start > a.timeout:
                 break
+            running = len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
+            if done + running >= a.n_trials:
+                # The rest is running elsewhere; wait in case one of those workers dies, then its
+                # trial (FAIL after the grace period, queued again) is ours to run.
+                if interval is None:
+                    break  # no heartbeats: a dead worker's trial could never be taken over
+                if not waiting:
+                    _say(a, f"waiting for {running} trial(s) running in other workers")
+                    waiting = True
+                time.sleep(min(interval, MAX_POLL_S))
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                    fail_stale_trials(study)
+                continue
+            waiting = False
             study.optimize(obj, n_trials=1, catch=(Exception,))
             last = _trial(study, obj.last_number)
             if last is not None and last.state == TrialState.FAIL:
-                if "surplus" in last.user_attrs.get("fail_reason", ""):
-                    break
-                fails += 1
-                if fails >= MAX_FAILS_IN_A_ROW:
-                    reason = last.system_attrs.get("fail_reason", "see the study's FAIL trials")
-                    raise UserError(f"{fails} trials in a row failed; last: {reason}")
+                reason = last.user_attrs.get("fail_reason", "see the study's FAIL trials")
+                if not reason.startswith("surplus"):
+                    fails += 1
+                    if fails >= MAX_FAILS_IN_A_ROW:
+                        raise UserError(f"{fails} trials in a row failed; last: {reason}")
             else:
                 fails = 0
-            done = n_finished(study)
             front = front_trials(study)
             best = max((t.values[0] for t in front), default=float("nan"))
-            bar.n = min(done, a.n_trials)
+            bar.n = min(n_finished(study), a.n_trials)
             bar.set_postfix(front=len(front), best=f"{best:.2f}%")
             if a.quiet and last is not None:
-                vals = last.values or []
+                vals = last.values or [None, None]
+                why = last.user_attrs.get("fail_reason") or last.user_attrs.get("stop_reason")
                 print(f"trial {last.number} {last.state.name.lower()} "
-                      f"params={last.user_attrs.get('params')} "
-                      f"val_acc={vals[0] if vals else last.user_attrs.get('val_acc', [None])[-1:]}",
-                      flush=True)
+                      f"params={last.user_attrs.get('params')} val_acc={vals[0]}"
+                      + (f" ({why})" if why else ""), flush=True)
     except KeyboardInterrupt:
         bar.close()
-        print(f"\ninterrupted: the running trial is marked FAIL; {n_finished(study)} of "
-              f"{a.n_trials} trials done. Rerun the same command to resume study {a.name!r}.")
+        try:
+            note = _settle_interrupted(study, obj.last_number)
+            print(f"\ninterrupted: {note}{n_finished(study)} of {a.n_trials} trials finished. "
+                  f"Rerun the same command to resume study {a.name!r} "
+                  f"({redact(a.storage_url)}).", file=sys.stderr, flush=True)
+        except KeyboardInterrupt:
+            pass  # a second Ctrl-C: leave at once; heartbeats clean up after us
         raise SystemExit(130) from None
     finally:
         bar.close()
+
+
+def _settle_interrupted(study: optuna.Study, number: int | None) -> str:
+    """Mark the trial this worker was running FAIL (if Ctrl-C landed outside the objective) and
+    queue it again, so that the next run starts with it."""
+    t = _trial(study, number)
+    if t is None:
+        return ""
+    if t.state == TrialState.RUNNING:
+        study._storage.set_trial_user_attr(t._trial_id, "fail_reason", INTERRUPTED)
+        study.tell(t.number, state=TrialState.FAIL)
+        t = _trial(study, number)
+    if t is None or t.state != TrialState.FAIL or t.user_attrs.get("fail_reason") != INTERRUPTED:
+        return ""
+    requeue(study, t)
+    return f"trial {t.number} marked FAIL and queued again; "
 
 
 def _trial(study: optuna.Study, number: int | None) -> optuna.trial.FrozenTrial | None:

@@ -1,34 +1,47 @@
 """Where studies live and how one is opened: storage URLs, heartbeats, sampler, output folders.
 
 Default storage is SQLite under the studies folder, one file per study, opened with load-if-exists
-so that rerunning the same command resumes. Heartbeats are on for RDB storages (SQLite, PostgreSQL)
-so a worker killed mid-trial leaves a FAIL trial that Optuna's RetryFailedTrialCallback re-enqueues.
+so that rerunning the same command resumes. Heartbeats are on for every storage a search writes
+(SQLite, PostgreSQL, journal file): a worker killed mid-trial stops beating, and after the grace
+period the next worker to look marks its trial FAIL and Optuna's RetryHeartbeatStaleTrialCallback
+queues it again. Interval and grace come from $NAS_MNIST_HEARTBEAT_S and $NAS_MNIST_GRACE_S
+(defaults below).
 """
 
 from __future__ import annotations
 
+import os
 import re
+import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import optuna
 from optuna.artifacts import FileSystemArtifactStore
-from optuna.storages import RDBStorage, RetryFailedTrialCallback
+from optuna.exceptions import DuplicatedStudyError, UpdateFinishedTrialError
+from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+from optuna.storages._heartbeat import BaseHeartbeat
+from optuna.storages.journal import JournalFileBackend, JournalStorage
+from optuna.trial import FrozenTrial, TrialState
 
 from search.errors import UserError
 
 __all__ = [
-    "HEARTBEAT_S", "StudyPaths", "check_study_name", "default_storage", "load_study",
-    "open_storage", "open_study",
+    "GRACE_S", "HEARTBEAT_S", "MAX_RETRY", "StudyPaths", "check_study_name", "check_writable",
+    "default_storage", "heartbeat_settings", "load_study", "open_storage", "open_study", "redact",
+    "requeue", "sqlalchemy_url",
 ]
 
-HEARTBEAT_S = 10  # seconds between a running trial's heartbeats
-GRACE_S = 30  # seconds without a heartbeat after which a RUNNING trial is declared FAIL
+HEARTBEAT_S = 10  # default seconds between a running trial's heartbeats
+GRACE_S = 30  # default seconds without a heartbeat after which a RUNNING trial is declared FAIL
 MAX_RETRY = 2  # re-enqueues of a trial whose worker died
+PG_CONNECT_TIMEOUT_S = 10  # an unreachable PostgreSQL host is an error, not a hang
 DIRECTIONS = ("maximize", "minimize")  # (validation accuracy %, parameter count)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+_SCHEMES = "use sqlite:///FILE, postgresql://USER@HOST/DB or journal:///FILE"
 
 
 @dataclass(frozen=True)
@@ -70,80 +83,183 @@ def check_study_name(name: str) -> str:
     return name
 
 
+def check_writable(folder: Path) -> None:
+    """Refuse a folder we could not create or write into, without creating anything."""
+    p = Path(folder).absolute()
+    while not p.exists() and p != p.parent:
+        p = p.parent  # the nearest existing ancestor decides whether mkdir will work
+    if not p.is_dir() or not os.access(p, os.W_OK | os.X_OK):
+        raise UserError(f"cannot write to studies folder {folder}")
+
+
 def default_storage(study_dir: Path, name: str) -> str:
     return f"sqlite:///{study_dir / f'{name}.db'}"
 
 
+def heartbeat_settings() -> tuple[int, int]:
+    """(interval, grace) in seconds, from the environment or the defaults."""
+    out = []
+    for var, default in (("NAS_MNIST_HEARTBEAT_S", HEARTBEAT_S), ("NAS_MNIST_GRACE_S", GRACE_S)):
+        raw = os.environ.get(var, "").strip()
+        try:
+            v = int(raw) if raw else default
+        except ValueError:
+            v = 0
+        if v < 1:
+            raise UserError(f"${var} must be a whole number of seconds >= 1, got {raw!r}")
+        out.append(v)
+    interval, grace = out
+    if grace <= interval:
+        raise UserError(f"$NAS_MNIST_GRACE_S ({grace}) must exceed the heartbeat ({interval})")
+    return interval, grace
+
+
+def sqlalchemy_url(url: str) -> str:
+    """postgresql:// and postgres:// as SQLAlchemy URLs for psycopg 3, the driver we install.
+
+    Plain ``postgresql://`` makes SQLAlchemy look for psycopg2; an explicit ``+driver`` is kept.
+    """
+    return re.sub(r"^postgres(ql)?://", "postgresql+psycopg://", url)
+
+
 def open_storage(url: str, *, heartbeat: bool = True) -> optuna.storages.BaseStorage:
     """An Optuna storage for `url`: sqlite:///, postgresql://, or journal:///path/to/file.log."""
-    scheme = url.split(":", 1)[0].split("+", 1)[0] if ":" in url else ""
+    scheme = url.split(":", 1)[0].split("+", 1)[0] if "://" in url else ""
     hb: dict[str, Any] = {}
     if heartbeat:
+        interval, grace = heartbeat_settings()
         hb = {
-            "heartbeat_interval": HEARTBEAT_S, "grace_period": GRACE_S,
-            "failed_trial_callback": RetryFailedTrialCallback(max_retry=MAX_RETRY),
+            "heartbeat_interval": interval, "grace_period": grace,
+            "heartbeat_stale_trial_callback": RetryHeartbeatStaleTrialCallback(
+                max_retry=MAX_RETRY),
         }
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         if scheme == "sqlite":
             path = Path(url.removeprefix("sqlite:///"))
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                if not path.parent.is_dir() or not _writable(path.parent):
-                    raise PermissionError
-            except OSError:
-                raise UserError(f"cannot write to studies folder {path.parent}") from None
+            _make_folder(path.parent)
             # a busy timeout lets concurrent workers on one file wait for the lock, not fail
             return RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 60}}, **hb)
         if scheme in ("postgresql", "postgres"):
-            try:
-                return RDBStorage(url, engine_kwargs={"pool_pre_ping": True}, **hb)
-            except ModuleNotFoundError:
-                raise UserError(
-                    "PostgreSQL needs its driver: pip install 'nas-mnist[postgres]'"
-                ) from None
-            except Exception as e:  # sqlalchemy.exc.OperationalError and kin: one line suffices
-                msg = str(getattr(e, "orig", e)).strip().splitlines()[0]
-                raise UserError(f"cannot reach PostgreSQL at {_redact(url)}: {msg}") from None
+            return _postgres(url, hb)
         if scheme == "journal":
-            from optuna.storages.journal import JournalFileBackend, JournalStorage
-
             path = Path(url.removeprefix("journal://"))
-            path.parent.mkdir(parents=True, exist_ok=True)
-            return JournalStorage(JournalFileBackend(str(path)))
-    raise UserError(
-        f"unknown storage URL {_redact(url)!r}: use sqlite:///FILE, postgresql://... or "
-        "journal:///FILE"
-    )
+            _make_folder(path.parent)
+            backend = JournalFileBackend(str(path))
+            if heartbeat:
+                return _HeartbeatJournal(backend, hb["heartbeat_interval"], hb["grace_period"],
+                                         hb["heartbeat_stale_trial_callback"])
+            return JournalStorage(backend)
+    raise UserError(f"unknown storage URL {redact(url)!r}: {_SCHEMES}")
 
 
-def _writable(folder: Path) -> bool:
-    probe = folder / ".nas-mnist-write-probe"
+def _make_folder(folder: Path) -> None:
+    check_writable(folder)
     try:
-        probe.touch()
-        probe.unlink()
-        return True
+        folder.mkdir(parents=True, exist_ok=True)
     except OSError:
-        return False
+        raise UserError(f"cannot write to studies folder {folder}") from None
 
 
-def _redact(url: str) -> str:
+def _postgres(url: str, hb: dict[str, Any]) -> RDBStorage:
+    try:
+        import psycopg  # noqa: F401  (the driver sqlalchemy_url names)
+    except ModuleNotFoundError:
+        raise UserError("PostgreSQL needs its driver: pip install 'nas-mnist[postgres]'") from None
+    kw = {"pool_pre_ping": True, "connect_args": {"connect_timeout": PG_CONNECT_TIMEOUT_S}}
+    try:
+        return RDBStorage(sqlalchemy_url(url), engine_kwargs=kw, **hb)
+    except Exception as e:  # sqlalchemy.exc.OperationalError and kin: one line suffices
+        msg = (str(getattr(e, "orig", None) or e).strip().splitlines() or ["unknown error"])[0]
+        raise UserError(f"cannot reach PostgreSQL at {redact(url)}: {msg}") from None
+
+
+class _HeartbeatJournal(JournalStorage, BaseHeartbeat):
+    """A journal-file storage with heartbeats, which Optuna 5 gives only to RDBStorage.
+
+    Hand-written because Optuna has none: a heartbeat is a trial system attr holding the worker's
+    wall clock, so hosts sharing a journal file over a network folder need roughly synced clocks
+    (within the grace period).
+    """
+
+    _KEY = "nas_mnist:heartbeat"
+
+    def __init__(self, backend: JournalFileBackend, interval: int, grace: int,
+                 callback: Callable[[optuna.Study, FrozenTrial], None]) -> None:
+        super().__init__(backend)
+        self._hb_interval, self._hb_grace, self._hb_callback = interval, grace, callback
+
+    def record_heartbeat(self, trial_id: int) -> None:
+        try:
+            self.set_trial_system_attr(trial_id, self._KEY, time.time())
+        except UpdateFinishedTrialError:
+            pass  # another worker declared this trial dead; nothing left to keep alive
+
+    def _get_stale_trial_ids(self, study_id: int) -> list[int]:
+        now = time.time()
+        stale = []
+        for t in self.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,)):
+            # a retried trial inherits its predecessor's heartbeat attr: count from its own start
+            start = t.datetime_start.timestamp() if t.datetime_start else now
+            last = max(float(t.system_attrs.get(self._KEY, 0.0)), start)
+            if now - last > self._hb_grace:
+                stale.append(t._trial_id)
+        return stale
+
+    def get_heartbeat_interval(self) -> int | None:
+        return self._hb_interval
+
+    def get_heartbeat_stale_trial_callback(
+        self,
+    ) -> Callable[[optuna.Study, FrozenTrial], None] | None:
+        return self._hb_callback
+
+
+def redact(url: str) -> str:
     return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)
 
 
+class _TrialSeededTPE(optuna.samplers.TPESampler):
+    """TPE whose random draws are seeded by (study seed, trial number), not one stream per process.
+
+    Why: workers of one study share --seed, so per-process streams would make every worker draw the
+    same first configurations; per-trial seeds keep a one-worker study reproducible and give
+    concurrent workers different draws. Falls back to fresh entropy if Optuna's internals move.
+    """
+
+    def __init__(self, seed: int, **kw: Any) -> None:
+        super().__init__(seed=seed, **kw)
+        self._base_seed = seed
+
+    def before_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        try:
+            self._rng.rng.seed([self._base_seed % 2**32, trial.number, 0])
+            self._random_sampler._rng.rng.seed([self._base_seed % 2**32, trial.number, 1])
+        except AttributeError:
+            self.reseed_rng()
+        super().before_trial(study, trial)
+
+
 def open_study(
-    storage: optuna.storages.BaseStorage, name: str, *, seed: int, settings: dict[str, Any]
+    storage: optuna.storages.BaseStorage, name: str, *, seed: int, settings: dict[str, Any],
+    on_create: Callable[[optuna.Study], object] | None = None,
 ) -> optuna.Study:
-    """Create or resume study `name`; `settings` must match what it was created with."""
+    """Create or resume study `name`; `settings` must match what it was created with.
+
+    `on_create(study)` runs only in the one process that created the study, even when several
+    workers start at once (the storage lets exactly one creation succeed): enqueue trials there.
+    """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        sampler = optuna.samplers.TPESampler(
-            seed=seed, multivariate=True, group=True, constant_liar=True, n_startup_trials=10,
-        )
-        study = optuna.create_study(
-            storage=storage, study_name=name, directions=list(DIRECTIONS), sampler=sampler,
-            load_if_exists=True,
-        )
+        sampler = _TrialSeededTPE(seed, multivariate=True, group=True, constant_liar=True,
+                                  n_startup_trials=10)
+        try:
+            dirs = [optuna.study.StudyDirection[d.upper()] for d in DIRECTIONS]
+            storage.create_new_study(dirs, name)
+            created = True
+        except DuplicatedStudyError:
+            created = False
+        study = optuna.load_study(study_name=name, storage=storage, sampler=sampler)
     if [d.name.lower() for d in study.directions] != list(DIRECTIONS):
         raise UserError(f"study {name!r} exists but is not a nas-mnist study")
     old = study.user_attrs.get("settings")
@@ -153,7 +269,21 @@ def open_study(
         diff = [f"{k} {old.get(k)} (not {v})" for k, v in settings.items() if old.get(k) != v]
         if diff:
             raise UserError(f"study {name!r} was created with " + ", ".join(diff))
+    if created and on_create is not None:
+        on_create(study)
     return study
+
+
+def requeue(study: optuna.Study, trial: FrozenTrial) -> None:
+    """Queue a copy of an interrupted trial (same params, reference and retry bookkeeping as
+    Optuna's RetryHeartbeatStaleTrialCallback), without the failed run's results or fail reason."""
+    history = [*trial.system_attrs.get("retry_history", []), trial.number]
+    keep = {"reference"}  # what chooses the candidate; the rest is rewritten by the next run
+    study.add_trial(optuna.create_trial(
+        state=TrialState.WAITING, params=trial.params, distributions=trial.distributions,
+        user_attrs={k: v for k, v in trial.user_attrs.items() if k in keep},
+        system_attrs={**trial.system_attrs, "failed_trial": history[0], "retry_history": history},
+    ))
 
 
 def load_study(storage: optuna.storages.BaseStorage, name: str) -> optuna.Study:
@@ -163,3 +293,4 @@ def load_study(storage: optuna.storages.BaseStorage, name: str) -> optuna.Study:
         known = ", ".join(names) or "none"
         raise UserError(f"no study named {name!r} in this storage (studies: {known})")
     return optuna.load_study(study_name=name, storage=storage)
+

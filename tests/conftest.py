@@ -27,7 +27,10 @@ def mnist_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if not (src / "raw" / "train-images-idx3-ubyte.gz").is_file():
         pytest.skip(f"MNIST files not found under {src}/raw (set NAS_MNIST_SHARED)")
     root = tmp_path_factory.mktemp("mnist")
-    shutil.copytree(src, root / "MNIST")
+    raw = root / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for f in (src / "raw").glob("*.gz"):  # plain copies: the shared folder's modes are read-only
+        shutil.copyfile(f, raw / f.name)
     return root
 
 

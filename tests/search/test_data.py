@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -11,32 +9,6 @@ import torch
 
 from search import data
 from search.data import DataError, Split, augment, batches, load_mnist, load_test, normalize
-
-
-def _shared_mnist() -> Path | None:
-    """The folder holding MNIST/raw/*.gz: $NAS_MNIST_SHARED, else <workspace>/shared/data."""
-    candidates = [
-        os.environ.get("NAS_MNIST_SHARED"),
-        Path(__file__).resolve().parents[3] / "shared" / "data",
-    ]
-    for c in candidates:
-        if c and (Path(c) / "MNIST" / "raw" / "train-images-idx3-ubyte.gz").is_file():
-            return Path(c)
-    return None
-
-
-@pytest.fixture(scope="session")
-def mnist_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A private, writable copy of the shared MNIST archives (loading unpacks them in place)."""
-    shared = _shared_mnist()
-    if shared is None:
-        pytest.skip("MNIST .gz files not found (set NAS_MNIST_SHARED to a folder with MNIST/raw)")
-    root = tmp_path_factory.mktemp("mnist")
-    raw = root / "MNIST" / "raw"
-    raw.mkdir(parents=True)
-    for f in (shared / "MNIST" / "raw").glob("*.gz"):
-        shutil.copyfile(f, raw / f.name)  # copyfile, not copytree: the shared modes are read-only
-    return root
 
 
 def _images(split: Split) -> set[bytes]:

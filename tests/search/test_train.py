@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import os
-import shutil
 from collections.abc import Iterator
 from dataclasses import astuple, replace
 from pathlib import Path
@@ -19,32 +18,6 @@ from search.train import EpochStats, History, evaluate, predict_logits, set_cpu_
 from space.recipe import TrainConfig
 
 HP = TrainConfig(epochs=2, batch_size=128)
-
-
-def _shared_mnist() -> Path | None:
-    """The folder holding MNIST/raw/*.gz: $NAS_MNIST_SHARED, else <workspace>/shared/data."""
-    candidates = [
-        os.environ.get("NAS_MNIST_SHARED"),
-        Path(__file__).resolve().parents[3] / "shared" / "data",
-    ]
-    for c in candidates:
-        if c and (Path(c) / "MNIST" / "raw" / "train-images-idx3-ubyte.gz").is_file():
-            return Path(c)
-    return None
-
-
-@pytest.fixture(scope="session")
-def mnist_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A private, writable copy of the shared MNIST archives (loading unpacks them in place)."""
-    shared = _shared_mnist()
-    if shared is None:
-        pytest.skip("MNIST .gz files not found (set NAS_MNIST_SHARED to a folder with MNIST/raw)")
-    root = tmp_path_factory.mktemp("mnist")
-    raw = root / "MNIST" / "raw"
-    raw.mkdir(parents=True)
-    for f in (shared / "MNIST" / "raw").glob("*.gz"):
-        shutil.copyfile(f, raw / f.name)  # copyfile, not copytree: the shared modes are read-only
-    return root
 
 
 @pytest.fixture(scope="module", autouse=True)
