@@ -24,10 +24,12 @@ __all__ = ["rdb_backend", "reload", "set_finished_attrs"]
 def rdb_backend(study: optuna.Study) -> RDBStorage:
     """The RDB storage under ``study`` (Optuna wraps it in a cache), or a one-line UserError."""
     storage = study._storage  # no public accessor; the study object always has it
-    backend = getattr(storage, "_backend", storage)  # optuna's _CachedStorage wraps the RDB one
+    backend = storage
+    if not isinstance(backend, RDBStorage):  # optuna's _CachedStorage wraps the RDB one
+        backend = getattr(storage, "_backend", None)
     if not isinstance(backend, RDBStorage):
         raise UserError(
-            f"study {study.study_name!r} uses {type(backend).__name__}: test scores are stored on "
+            f"study {study.study_name!r} uses {type(storage).__name__}: test scores are stored on "
             "finished trials, which needs a sqlite:/// or postgresql:// storage"
         )
     return backend

@@ -22,6 +22,7 @@ _COMMANDS = (
     "search.cmd_search",
     "search.cmd_pareto",
     "search.cmd_export",
+    "search.cmd_dashboard",
     "search.cmd_train",
 )
 PROG = "nas-mnist"

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 
 from search.cli import add_study_args, positive_int
+from search.cmd_pareto import add_evaluate_args, evaluate_and_write
+from search.errors import UserError
 from search.run import SearchArgs, run_search
 
 __all__ = ["add_parser"]
@@ -34,10 +36,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="do not start a new study with the reference networks")
     p.add_argument("--no-prune", dest="prune", action="store_false", help="train every trial fully")
     p.add_argument("--quiet", action="store_true", help="log lines instead of progress bars")
+    add_evaluate_args(p)  # scoring on the test set runs only after the search loop has returned
     p.set_defaults(func=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
     a = SearchArgs(**{k: v for k, v in vars(args).items() if k in SearchArgs.__dataclass_fields__})
-    run_search(a)
+    if args.reseed is not None and not args.evaluate:
+        raise UserError("--reseed is used only with --evaluate")
+    study = run_search(a)
+    if args.evaluate:
+        _, df = evaluate_and_write(study, a.paths, data_root=a.data_dir, device=a.device,
+                                   reseed=args.reseed, train_subset=a.train_subset)
+        print(f"test-set evaluation of {len(df)} front trials -> {a.paths.pareto_csv}, "
+              f"{a.paths.report_md}")
     return 0

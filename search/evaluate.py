@@ -25,6 +25,7 @@ import torch
 from optuna.artifacts import download_artifact
 from optuna.artifacts.exceptions import ArtifactNotFound
 from torch import nn
+from tqdm.auto import tqdm
 
 from search.annotate import reload, set_finished_attrs
 from search.data import MnistData, Split, load_mnist, load_test
@@ -145,6 +146,9 @@ def evaluate_front(
     if reseed:
         full = full_train(data_root, device=dev, subset=train_subset, download=download)
     seeds = reseeds(reseed)
+    # one bar over all retrainings (the trainer's own epoch bar would show the empty val split)
+    bar = tqdm(total=len(front) * reseed, desc="reseed", unit="run", disable=not progress or
+               not reseed, dynamic_ncols=True)
     for t in front:
         cand = Candidate.from_dict(t.user_attrs["config"])
         attrs: dict[str, object] = {}
@@ -156,8 +160,10 @@ def evaluate_front(
             attrs["test_acc"] = _pct(100 * evaluate(model.to(dev), test)[0])
             line += f" stored weights {attrs['test_acc']:.2f}%;"
         if full is not None:
-            runs = [retrain(cand, full, seed=s, test=test, epochs=epochs, progress=progress)
-                    for s in seeds]
+            runs = []
+            for s in seeds:
+                runs.append(retrain(cand, full, seed=s, test=test, epochs=epochs))
+                bar.update()
             accs = [_pct(r.test_acc) for r in runs if r.test_acc is not None]
             sd = _pct(statistics.stdev(accs)) if len(accs) > 1 else None  # sample sd; none of 1
             attrs |= {
@@ -170,7 +176,8 @@ def evaluate_front(
             if any(r.history.stopped for r in runs):
                 line += " (a run diverged; its final accuracy counts)"
         set_finished_attrs(study, t, attrs)
-        log(line)
+        (bar.write if not bar.disable else log)(line)
+    bar.close()
     study = reload(study)
     after = [t.number for t in front_trials(study)]
     if after != numbers:  # only another worker adding trials meanwhile can do this

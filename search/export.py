@@ -143,25 +143,28 @@ def _constants(cand: Candidate, params: int, seed: int) -> str:
 
 def _optimizer_code(cand: Candidate) -> str:
     if cand.train.optimizer == "sgd":
-        return ("torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM, "
-                "weight_decay=WEIGHT_DECAY)")
+        return ("torch.optim.SGD(\n"
+                "        model.parameters(), lr=LR, momentum=MOMENTUM, weight_decay=WEIGHT_DECAY\n"
+                "    )")
     return "torch.optim.AdamW(model.parameters(), lr=LR, weight_decay=WEIGHT_DECAY)"
 
 
-def _scheduler_code(cand: Candidate) -> str:
-    s = cand.train.schedule
+def _scheduler_code(cand: Candidate) -> tuple[str, str]:
+    """(lines that make the scheduler, the loop's step call) for the trial's schedule."""
+    s, step = cand.train.schedule, "\n            scheduler.step()"
     if s == "onecycle":
         return ("# one-cycle schedule over all steps, stepped after every batch\n"
                 "    scheduler = torch.optim.lr_scheduler.OneCycleLR(\n"
-                "        optimizer, max_lr=LR, total_steps=steps, cycle_momentum=False\n"
-                "    )")
+                "        optimizer, max_lr=LR, total_steps=epochs * len(loader), "
+                "cycle_momentum=False\n"
+                "    )"), step
     if s == "step":
         return ("# step schedule: x0.1 at 50% and 75% of all steps, stepped after every batch\n"
+                "    steps = epochs * len(loader)\n"
                 "    scheduler = torch.optim.lr_scheduler.MultiStepLR(\n"
                 "        optimizer, milestones=[steps // 2, steps * 3 // 4], gamma=0.1\n"
-                "    )")
-    return ("# constant learning rate\n"
-            "    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)")
+                "    )"), step
+    return "# constant learning rate: no scheduler", ""
 
 
 def _augment_code(cand: Candidate) -> str:
@@ -182,6 +185,7 @@ def render(cand: Candidate, info: ScriptInfo) -> str:
     params = count_params(cand.net)
     acc = "unknown" if info.val_acc is None else f"{info.val_acc:.2f} %"
     opt = "SGD" if cand.train.optimizer == "sgd" else "AdamW"
+    make_scheduler, scheduler_step = _scheduler_code(cand)
     return _TEMPLATE.substitute(
         study=info.study, trial=info.trial, arch=describe(cand.net), params=f"{params:,}",
         val_acc=acc, stem=info.stem, optimizer=opt, schedule=cand.train.schedule,
@@ -189,7 +193,7 @@ def render(cand: Candidate, info: ScriptInfo) -> str:
         init="\n".join(f"        {line}" for line in init),
         forward="\n".join(f"        {line}" for line in fwd),
         augment=_augment_code(cand), make_optimizer=_optimizer_code(cand),
-        make_scheduler=_scheduler_code(cand),
+        make_scheduler=make_scheduler, scheduler_step=scheduler_step,
     )
 
 
@@ -278,7 +282,6 @@ def train(model, data_dir, device, epochs, subset=None):
     if subset:
         train_set = Subset(train_set, range(subset))
     loader = DataLoader(train_set, batch_size=BATCH_SIZE, shuffle=True)
-    steps = epochs * len(loader)
     optimizer = $make_optimizer
     $make_scheduler
     for epoch in range(1, epochs + 1):
@@ -289,8 +292,7 @@ def train(model, data_dir, device, epochs, subset=None):
             loss = F.cross_entropy(model(x), y, label_smoothing=LABEL_SMOOTHING)
             optimizer.zero_grad()
             loss.backward()
-            optimizer.step()
-            scheduler.step()
+            optimizer.step()$scheduler_step
             total += loss.item() * len(y)
         print(f"epoch {epoch}/{epochs}: train loss {total / len(train_set):.4f}")
 

@@ -31,6 +31,9 @@ from space import REFERENCES, Candidate, build, count_params, describe, sample
 __all__ = ["INTERRUPTED", "Objective", "Surplus", "TrialFault", "versions"]
 
 INTERRUPTED = "interrupted (Ctrl-C); queued again for the next run"
+# Cross-entropy over 10 classes starts near ln 10 = 2.3; a mean epoch loss beyond this means the
+# learning rate blew the weights up (BatchNorm can keep such a run finite but useless).
+DIVERGED_LOSS = 100.0
 
 
 class Surplus(Exception):
@@ -98,14 +101,16 @@ class Objective:
         }
         for k, v in attrs.items():
             trial.set_user_attr(k, v)
-        curve: dict[str, list[float]] = {"val_acc": [], "val_loss": [], "epoch_s": []}
+        curve: dict[str, list[Any]] = {"val_acc": [], "val_loss": [], "epoch_s": []}  # NaN->None
 
         def on_epoch(s: EpochStats) -> str | None:
             curve["val_acc"].append(round(100 * s.val_acc, 4))
-            curve["val_loss"].append(s.val_loss)
+            curve["val_loss"].append(s.val_loss if math.isfinite(s.val_loss) else None)
             curve["epoch_s"].append(round(s.seconds, 3))
             for k, v in curve.items():
                 trial.set_user_attr(k, v)
+            if s.train_loss > DIVERGED_LOSS:  # (train() itself stops on a non-finite loss)
+                return f"diverged: training loss {s.train_loss:.3g} at epoch {s.epoch}"
             return self.pruner.check(trial.study, trial.number, n, curve["val_acc"], self.epochs)
 
         model = build(cand.net)

@@ -20,9 +20,9 @@ __all__ = ["PROTOCOL", "report_markdown", "write_report"]
 
 PROTOCOL = (
     "Every choice of the search (sampler, pruning, the Pareto front) used validation accuracy on "
-    "images held out of the 60k training set; the 10k test set was read only by `nas-mnist pareto "
-    "--evaluate`, after the search, at the final epoch of each run, and no model or epoch was ever "
-    "picked on it."
+    "images held out of the 60k training set; the 10k test set was read only by the evaluation "
+    "step (`pareto --evaluate` or `search --evaluate`), after the search loop, at the final epoch "
+    "of each run, and no model or epoch was ever picked on it."
 )
 REPORTED_LABEL = "reported, best epoch picked on test"
 HEADER = ("net", "params", "val acc %", "test acc %", "test mean ± sd %", "epochs", "architecture")
@@ -114,6 +114,17 @@ def report_markdown(study: optuna.Study) -> str:
                 f"{rs.get('test_train_images', 60000):,} training images (no validation split) "
                 f"for {rs.get('test_epochs', 'its own')} epochs, own recipe; sample sd"
             )
+    on_front = {t.number for t in front}
+    for t in trials:
+        ref = t.user_attrs.get("reference")
+        if ref and t.state == TrialState.COMPLETE:
+            where = "on the front" if t.number in on_front else "not on the front"
+            lines.append(f"- reference {ref} ran in this study as trial {t.number}: val acc "
+                         f"{t.values[0]:.2f}% after {len(t.user_attrs.get('val_acc', []))} "
+                         f"epochs, {where}")
+        elif ref:
+            lines.append(f"- reference {ref} ran in this study as trial {t.number}: "
+                         f"{t.state.name.lower()}")
     lines += [
         f"- reference rows ({REPORTED_LABEL}): the test accuracy the hand-tuned notebooks "
         "reported, optimistic because the epoch was chosen on the test set itself",

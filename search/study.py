@@ -125,16 +125,14 @@ def sqlalchemy_url(url: str) -> str:
 def open_storage(url: str, *, heartbeat: bool = True) -> optuna.storages.BaseStorage:
     """An Optuna storage for `url`: sqlite:///, postgresql://, or journal:///path/to/file.log."""
     scheme = url.split(":", 1)[0].split("+", 1)[0] if "://" in url else ""
-    hb: dict[str, Any] = {}
-    if heartbeat:
-        interval, grace = heartbeat_settings()
-        hb = {
-            "heartbeat_interval": interval, "grace_period": grace,
-            "heartbeat_stale_trial_callback": RetryHeartbeatStaleTrialCallback(
-                max_retry=MAX_RETRY),
-        }
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        hb: dict[str, Any] = {}
+        if heartbeat:
+            interval, grace = heartbeat_settings()
+            retry = RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)
+            hb = {"heartbeat_interval": interval, "grace_period": grace,
+                  "heartbeat_stale_trial_callback": retry}
         if scheme == "sqlite":
             path = Path(url.removeprefix("sqlite:///"))
             _make_folder(path.parent)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from space.config import NetConfig
-from space.params import ConfigError
+from space.params import ConfigError, validate
 from space.recipe import TrainConfig
 
 __all__ = ["Candidate", "describe", "load_candidate"]
@@ -29,9 +29,14 @@ class Candidate:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Candidate:
         try:
-            return cls(net=NetConfig.from_dict(d["net"]), train=TrainConfig(**d["train"]))
-        except (KeyError, TypeError, ValueError) as e:
+            net = NetConfig.from_dict(d["net"])
+            cand = cls(net=net, train=TrainConfig(**d["train"]))
+        except ConfigError:
+            raise
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
             raise ConfigError(f"not a nas-mnist config: {e}") from None
+        validate(net)  # refuse a net that cannot be built now, not later in build()
+        return cand
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True)
@@ -43,6 +48,8 @@ def load_candidate(path: str | Path) -> Candidate:
         return Candidate.from_dict(json.loads(Path(path).read_text()))
     except OSError as e:
         raise ConfigError(f"cannot read config {path}: {e.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"config {path} is not a text (UTF-8) file") from None
     except json.JSONDecodeError as e:
         raise ConfigError(f"config {path} is not JSON: {e.msg} at line {e.lineno}") from None
 

@@ -93,20 +93,12 @@ def test_load_foreign_json(tmp_path, obj):
     _one_line_config_error(path)
 
 
-@pytest.mark.xfail(
-    strict=True, raises=UnicodeDecodeError,
-    reason="bug: read_text's UnicodeDecodeError escapes load_candidate",
-)
 def test_load_binary_file(tmp_path):
     path = tmp_path / "weights.pt"
     path.write_bytes(b"\x80\x02\xff\xfe binary, not UTF-8")
     _one_line_config_error(path)
 
 
-@pytest.mark.xfail(
-    strict=True, raises=pytest.fail.Exception,
-    reason="gap: load_candidate does not validate the net it reads",
-)
 @pytest.mark.parametrize(
     "net",
     [
