@@ -49,7 +49,7 @@ BOUNDS = {
     "schedule": ("onecycle", "step", "none"),  # choices
     "optimizer": ("sgd", "adamw"),  # choices
     "rotate": (0.0, 15.0),  # degrees, uniform
-    "translate": (0.0, 0.15),  # fraction of side, uniform
+    "translate": (0.0, 0.1),  # fraction of side, uniform
     "label_smoothing": (0.0, 0.1),  # probability mass, uniform
     # architecture (see space.sampler)
     "stages": (2, 3),  # conv stages, a 2x2 max-pool between consecutive stages
@@ -58,6 +58,6 @@ BOUNDS = {
     "growth": (1.0, 4.0),  # (last 3x3 width - min) / (first - min), log-uniform
     "trans_ratio": (0.25, 1.0),  # 1x1 transition width / incoming width
     "hidden_ratio": (0.5, 2.0),  # hidden linear width / last conv width
-    "drop": (0.0, 0.3),  # dropout rate after each body conv
+    "drop": (0.0, 0.15),  # dropout rate after each body conv (0.3 killed 4-channel nets)
     "min_width": 4,  # channels: the narrowest conv the sampler makes
 }

@@ -54,8 +54,6 @@ def widest_params(**over: object) -> dict:
         translate=0.0, label_smoothing=0.0,
     )
     p.update(over)
-    if p["bn"] == "none":
-        del p["bias"]
     if p["head"] != "gap_mlp":
         del p["hidden_ratio"]
     return p
@@ -174,7 +172,7 @@ def test_suggest_returns_trial_params(draws):
 
 
 def test_widest_params_is_a_complete_draw():
-    for over in ({}, {"bn": "none", "head": "gap"}, {"head": "gap_linear"}):
+    for over in ({}, {"bn": "bn_relu", "head": "gap"}, {"head": "gap_linear"}):
         p = widest_params(**over)
         assert suggest(optuna.trial.FixedTrial(p)) == p
 
@@ -214,7 +212,7 @@ def test_smallest_budget_is_the_narrowest_net():
 
 
 @pytest.mark.parametrize("head", ["gap", "gap_linear", "gap_mlp"])
-@pytest.mark.parametrize("bn", ["relu_bn", "bn_relu", "none"])
+@pytest.mark.parametrize("bn", ["relu_bn", "bn_relu"])
 def test_widest_topology_fits_the_smallest_budget(head, bn):
     floor = smallest_budget()
     cand = decode(widest_params(head=head, bn=bn), floor)
