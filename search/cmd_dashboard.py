@@ -14,6 +14,7 @@ one file in one folder). Equivalent plain command for one study::
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import warnings
 from contextlib import suppress
@@ -26,7 +27,6 @@ import optuna
 from optuna.artifacts import FileSystemArtifactStore
 from optuna.artifacts.exceptions import ArtifactNotFound
 
-from search.cli import add_study_args
 from search.errors import UserError
 from search.study import StudyPaths, check_study_name, default_storage, load_study, open_storage
 
@@ -41,7 +41,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description="Serve optuna-dashboard on a study's storage with its artifacts (weights, "
         "exported scripts) until Ctrl-C. With --study-dir and no --study, the folder must hold "
         "exactly one study.")
-    add_study_args(p, name_required=False)
+    p.add_argument("--study", "--study-name", dest="study_name",
+                   help="study to serve (default: the only *.db in --study-dir)")
+    p.add_argument("--study-dir", type=Path, default=Path("studies"),
+                   help="folder of SQLite studies and their artifacts (default: studies)")
+    p.add_argument("--storage", help="Optuna storage URL, e.g. postgresql://user@host/db; "
+                   "serves every study in it")
     p.add_argument("--port", type=_port, default=8080, help="port (default 8080)")
     p.add_argument("--host", default="127.0.0.1",
                    help="address to bind (default 127.0.0.1: this machine only; the dashboard "
@@ -128,6 +133,10 @@ class _ThreadedServer(ThreadingMixIn, WSGIServer):
     daemon_threads = True
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def _run(args: argparse.Namespace) -> int:
     from optuna_dashboard import wsgi
 
@@ -140,6 +149,8 @@ def _run(args: argparse.Namespace) -> int:
     else:
         names = [s.study_name for s in optuna.get_all_study_summaries(storage)]
     _name_metrics(storage, names)
+    # optuna's importance estimate warns on every page load of a small study: noise in a server log
+    warnings.filterwarnings("ignore", message="Some regimes for parameter", category=UserWarning)
     folders = [StudyPaths(study_dir / n).artifacts for n in names] or [study_dir / "artifacts"]
     app = wsgi(storage, artifact_store=StudyFolders(folders))
     try:
@@ -150,6 +161,7 @@ def _run(args: argparse.Namespace) -> int:
     host = f"[{args.host}]" if ":" in args.host else args.host
     print(f"optuna-dashboard for {', '.join(names) or 'an empty storage'} at "
           f"http://{host}:{args.port}/dashboard (Ctrl-C to stop)", flush=True)
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops it as cleanly as Ctrl-C
     try:
         server.serve_forever()
     except KeyboardInterrupt:

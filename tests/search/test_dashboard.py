@@ -117,7 +117,7 @@ def test_which_study_is_served(tmp_path, capsys):
 
 @pytest.mark.timeout(60)
 def test_port_in_use_is_one_line(study_copy, capsys):
-    study_dir, name = study_copy
+    study_dir, _ = study_copy
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         s.listen()

@@ -30,30 +30,33 @@ from space import REFERENCES, Candidate, build, count_params
 # that finds `space` and `search` from any folder, and `python -I` still runs .pth files. So the
 # script runs under `python -I -S` (no site: no .pth files, no PYTHONPATH, no user site, no cwd),
 # and this bootstrap puts back only the site-packages folders themselves, where torch and
-# torchvision live; it refuses to go on if the project is importable all the same.
+# torchvision live; it refuses to go on if the project is importable all the same. It runs the
+# script's command lines one after another in one interpreter (torch is imported once).
 _BOOT = """\
-import importlib.util, runpy, sys
+import importlib.util, json, runpy, sys
 sys.path += sys.argv[1].split(":")
 if importlib.util.find_spec("space") or importlib.util.find_spec("search"):
     sys.exit("nas-mnist is importable: the script is not running stand-alone")
-batch, out = sys.argv[2:4]
-sys.argv = sys.argv[4:]
-ns = runpy.run_path(sys.argv[0], run_name="__main__")
-if batch != "-":  # logits of the exported Net, with the weights passed to --evaluate
-    import torch
-    net = ns["Net"]()
-    net.load_state_dict(torch.load(sys.argv[sys.argv.index("--evaluate") + 1], weights_only=True))
-    with torch.no_grad():
-        torch.save(net.eval()(torch.load(batch, weights_only=True)), out)
+for run in json.loads(sys.argv[2]):
+    sys.argv = run["argv"]
+    ns = runpy.run_path(sys.argv[0], run_name="__main__")
+    if run.get("logits"):  # the exported Net's logits with the weights passed to --evaluate
+        import torch
+        batch, out = run["logits"]
+        net = ns["Net"]()
+        weights = sys.argv[sys.argv.index("--evaluate") + 1]
+        net.load_state_dict(torch.load(weights, weights_only=True))
+        with torch.no_grad():
+            torch.save(net.eval()(torch.load(batch, weights_only=True)), out)
 """
 
 
-def _standalone(script: Path, *args: str, cwd: Path, batch: str = "-", out: str = "-"):
+def _standalone(runs: list[dict], cwd: Path) -> subprocess.CompletedProcess:
+    """Run the script's command lines ({"argv": [script, ...], "logits": [in, out]}) stand-alone."""
     site = sorted({sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]})
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(cwd),
            "OMP_NUM_THREADS": "2"}
-    argv = [sys.executable, "-I", "-S", "-c", _BOOT, ":".join(site), batch, out, str(script),
-            *args]
+    argv = [sys.executable, "-I", "-S", "-c", _BOOT, ":".join(site), json.dumps(runs)]
     return subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
 
 
@@ -188,12 +191,20 @@ def test_exported_script_runs_standalone(study_rw, mnist_root, tiny_data, tmp_pa
     run_dir = tmp_path / "run"  # cwd: a folder that is not this project
     run_dir.mkdir()
 
-    # evaluate the exported weights, and dump the exported Net's logits on a fixed batch
+    # evaluate the exported weights and dump the exported Net's logits on a fixed batch; then
+    # retrain from scratch for one epoch on a small subset
     x = normalize(tiny_data.val.x[:64])
     torch.save(x, tmp_path / "batch.pt")
-    r = _standalone(out, "--evaluate", str(weights), "--data-dir", str(mnist_root),
-                    cwd=run_dir, batch=str(tmp_path / "batch.pt"), out=str(tmp_path / "lg.pt"))
+    data = ["--data-dir", str(mnist_root)]
+    r = _standalone([
+        {"argv": [str(out), "--evaluate", str(weights), *data],
+         "logits": [str(tmp_path / "batch.pt"), str(tmp_path / "lg.pt")]},
+        {"argv": [str(out), "--train", "--epochs", "1", "--train-subset", "256", *data,
+                  "--save", "again.pt"]},
+    ], cwd=run_dir)
     assert r.returncode == 0, r.stderr
+    evaluated, trained = r.stdout.split("epoch 1/1: train loss")
+
     cand = Candidate.from_dict(t.user_attrs["config"])
     ours = build(cand.net)
     ours.load_state_dict(_weights(study_dir, name, t))
@@ -201,13 +212,9 @@ def test_exported_script_runs_standalone(study_rw, mnist_root, tiny_data, tmp_pa
         expected = ours.eval()(x)
     torch.testing.assert_close(torch.load(tmp_path / "lg.pt", weights_only=True), expected)
     acc, _ = evaluate(ours, load_test(mnist_root, download=False))
-    assert f"test accuracy: {100 * acc:.2f} %" in r.stdout
+    assert evaluated.strip() == f"test accuracy: {100 * acc:.2f} %"
 
-    # retrain one epoch on a small subset, from scratch
-    r = _standalone(out, "--train", "--epochs", "1", "--train-subset", "256", "--data-dir",
-                    str(mnist_root), "--save", "again.pt", cwd=run_dir)
-    assert r.returncode == 0, r.stderr
-    assert "epoch 1/1: train loss" in r.stdout and "test accuracy:" in r.stdout
+    assert "saved weights to again.pt" in trained and "test accuracy:" in trained
     again = torch.load(run_dir / "again.pt", weights_only=True)
     assert set(again) == set(torch.load(weights, weights_only=True))
 
