@@ -32,7 +32,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--epochs", type=positive_int,
                    help="epochs of each reseeded run (default: the trial's own)")
     p.add_argument("--data-dir", help="MNIST root holding MNIST/raw/*.gz "
-                   "(default: $NAS_MNIST_DATA or ~/.cache/nas-mnist)")
+                   "(default: $NAS_MNIST_DATA or ~/.cache/nas-mnist; downloaded if missing)")
     p.add_argument("--device", help="auto, cpu, cuda or cuda:N (default auto)")
     p.add_argument("--train-subset", type=positive_int,
                    help="reseeded runs train on N of the 60k images only (quick runs, tests)")

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 
+import optuna
+
 from search.cli import add_study_args, positive_int
 from search.cmd_pareto import add_evaluate_args, evaluate_and_write
 from search.errors import UserError
+from search.jobs import parse_devices, run_jobs
 from search.run import SearchArgs, run_search
 
 __all__ = ["add_parser"]
@@ -36,6 +39,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="do not start a new study with the reference networks")
     p.add_argument("--no-prune", dest="prune", action="store_false", help="train every trial fully")
     p.add_argument("--quiet", action="store_true", help="log lines instead of progress bars")
+    p.add_argument("--jobs", type=positive_int,
+                   help="trials run at once, each in its own worker process sharing the study "
+                   "(default 1, or one per --devices entry)")
+    p.add_argument("--devices", help="comma-separated devices to spread the --jobs workers over "
+                   "round-robin, e.g. cuda:0,cuda:1 (instead of --device)")
     add_evaluate_args(p)  # scoring on the test set runs only after the search loop has returned
     p.set_defaults(func=_run)
 
@@ -44,10 +52,21 @@ def _run(args: argparse.Namespace) -> int:
     a = SearchArgs(**{k: v for k, v in vars(args).items() if k in SearchArgs.__dataclass_fields__})
     if args.reseed is not None and not args.evaluate:
         raise UserError("--reseed is used only with --evaluate")
-    study = run_search(a)
+    study = _search(a, args)
     if args.evaluate:
         _, df = evaluate_and_write(study, a.paths, data_root=a.data_dir, device=a.device,
                                    reseed=args.reseed, train_subset=a.train_subset)
         print(f"test-set evaluation of {len(df)} front trials -> {a.paths.pareto_csv}, "
               f"{a.paths.report_md}")
     return 0
+
+
+def _search(a: SearchArgs, args: argparse.Namespace) -> optuna.Study:
+    """One process (run_search), or --jobs/--devices worker processes (search.jobs)."""
+    if args.devices and args.device != SearchArgs.device:
+        raise UserError("use --device or --devices, not both")
+    devices = parse_devices(args.devices) if args.devices else None
+    jobs = args.jobs or (len(devices) if devices else 1)
+    if jobs == 1 and devices is None:
+        return run_search(a)
+    return run_jobs(a, jobs, devices).study

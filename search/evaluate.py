@@ -27,7 +27,7 @@ from optuna.artifacts.exceptions import ArtifactNotFound
 from torch import nn
 from tqdm.auto import tqdm
 
-from search.annotate import reload, set_finished_attrs
+from search.annotate import rdb_backend, reload, set_finished_attrs
 from search.data import MnistData, Split, load_mnist, load_test
 from search.pareto import front_trials
 from search.run import resolve_device
@@ -136,6 +136,7 @@ def evaluate_front(
     if reseed < 0:
         raise ValueError(f"reseed must be >= 0, got {reseed}")
     dev = resolve_device(device)
+    rdb_backend(study)  # where the scores will go: refuse before any work, not after
     front = front_trials(study)
     numbers = [t.number for t in front]
     if not front:

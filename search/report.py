@@ -36,6 +36,10 @@ def _cell(x: object) -> str:
 NA = "-"  # an empty cell
 
 
+def _n(k: object, what: str) -> str:
+    return f"{k} {what}" + ("" if k == 1 else "s")
+
+
 def _fmt(x: float | None) -> str:
     return NA if x is None else f"{x:.2f}"
 
@@ -90,7 +94,7 @@ def report_markdown(study: optuna.Study) -> str:
     lines = [
         f"# Study `{study.study_name}`: Pareto front",
         "",
-        f"- budget: {budget:,} parameters; {s.get('epochs')} epochs per trial; study seed "
+        f"- budget: {budget:,} parameters; {_n(s.get('epochs'), 'epoch')} per trial; study seed "
         f"{s.get('seed')}" if budget is not None else unknown,
         f"- validation: {s.get('val_size', 0):,} images held out of the 60k training set; training "
         + (f"on the first {subset:,} of the rest" if subset else "on the rest"),
@@ -112,16 +116,16 @@ def report_markdown(study: optuna.Study) -> str:
             lines.append(
                 f"- test mean ± sd: retrained from seeds {', '.join(map(str, seeds))} on "
                 f"{rs.get('test_train_images', 60000):,} training images (no validation split) "
-                f"for {rs.get('test_epochs', 'its own')} epochs, own recipe; sample sd"
+                f"for {_n(rs.get('test_epochs'), 'epoch')}, own recipe; sample sd"
             )
     on_front = {t.number for t in front}
     for t in trials:
         ref = t.user_attrs.get("reference")
         if ref and t.state == TrialState.COMPLETE:
             where = "on the front" if t.number in on_front else "not on the front"
+            ep = _n(len(t.user_attrs.get("val_acc", [])), "epoch")
             lines.append(f"- reference {ref} ran in this study as trial {t.number}: val acc "
-                         f"{t.values[0]:.2f}% after {len(t.user_attrs.get('val_acc', []))} "
-                         f"epochs, {where}")
+                         f"{t.values[0]:.2f}% after {ep}, {where}")
         elif ref:
             lines.append(f"- reference {ref} ran in this study as trial {t.number}: "
                          f"{t.state.name.lower()}")
