@@ -24,6 +24,7 @@ _COMMANDS = (
     "search.cmd_export",
     "search.cmd_dashboard",
     "search.cmd_train",
+    "search.cmd_bench",
 )
 PROG = "nas-mnist"
 

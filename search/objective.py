@@ -28,9 +28,10 @@ from search.pruner import ParetoPruner
 from search.train import EpochStats, train
 from space import REFERENCES, Candidate, build, count_params, describe, sample
 
-__all__ = ["INTERRUPTED", "Objective", "Surplus", "TrialFault", "versions"]
+__all__ = ["INTERRUPTED", "SURPLUS", "Objective", "Surplus", "TrialFault", "versions"]
 
 INTERRUPTED = "interrupted (Ctrl-C); queued again for the next run"
+SURPLUS = "surplus: the study had reached its target"
 # Cross-entropy over 10 classes starts near ln 10 = 2.3; a mean epoch loss beyond this means the
 # learning rate blew the weights up (BatchNorm can keep such a run finite but useless).
 DIVERGED_LOSS = 100.0
@@ -78,6 +79,9 @@ class Objective:
         except (optuna.TrialPruned, Surplus, TrialFault):
             raise  # their reason is already in the trial's user attrs
         except KeyboardInterrupt:
+            # Ctrl-C may land inside a storage write: drop that half-done transaction (and the
+            # SQLite lock it holds, which would stall the heartbeat thread) before writing again
+            trial.study._storage.remove_session()
             trial.set_user_attr("fail_reason", INTERRUPTED)
             raise
         except Exception as e:
@@ -146,7 +150,7 @@ class Objective:
         before = [t for t in trial.study.get_trials(deepcopy=False, states=states)
                   if t.number < trial.number]
         if len(before) >= self.target:
-            trial.set_user_attr("fail_reason", "surplus: the study had reached its target")
+            trial.set_user_attr("fail_reason", SURPLUS)
             raise Surplus(f"trial {trial.number} not needed: target {self.target} reached")
 
     def _save(self, trial: optuna.Trial, model: torch.nn.Module, cand: Candidate) -> None:

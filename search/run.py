@@ -25,7 +25,8 @@ from tqdm.auto import tqdm
 
 from search.data import MnistData, load_mnist
 from search.errors import UserError
-from search.objective import INTERRUPTED, Objective
+from search.interrupt import safe_interrupts
+from search.objective import INTERRUPTED, SURPLUS, Objective
 from search.pareto import front_trials, write_front
 from search.pruner import ParetoPruner
 from search.study import (
@@ -169,7 +170,8 @@ def work(a: SearchArgs, study: optuna.Study, data: MnistData | None = None) -> N
         budget=a.budget, epochs=a.epochs, seed=a.seed, data=data, target=a.n_trials,
         pruner=pruner, store=a.paths.artifact_store(), progress=not a.quiet,
     )
-    _loop(study, obj, a)
+    with safe_interrupts():
+        _loop(study, obj, a)
 
 
 def run_search(a: SearchArgs, data: MnistData | None = None) -> optuna.Study:
@@ -203,53 +205,50 @@ def _say(a: SearchArgs, msg: str) -> None:
 
 def _loop(study: optuna.Study, obj: Objective, a: SearchArgs) -> None:
     start, fails, waiting = time.monotonic(), 0, False
-    interval = study._storage.get_heartbeat_interval() if hasattr(
-        study._storage, "get_heartbeat_interval") else None
     bar = tqdm(total=a.n_trials, initial=min(n_finished(study), a.n_trials),
                desc=f"study {a.name}", unit="trial", disable=a.quiet, dynamic_ncols=True)
+    level = optuna.logging.get_verbosity()
+    # Optuna logs each failed trial with its traceback; our own line per trial says why instead.
+    optuna.logging.set_verbosity(max(level, optuna.logging.ERROR))
     try:
         while (done := n_finished(study)) < a.n_trials:
             if a.timeout is not None and time.monotonic() - start > a.timeout:
                 break
             running = len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
             if done + running >= a.n_trials:
-                # The rest is running elsewhere; wait in case one of those workers dies, then its
-                # trial (FAIL after the grace period, queued again) is ours to run.
-                if interval is None:
-                    break  # no heartbeats: a dead worker's trial could never be taken over
-                if not waiting:
-                    _say(a, f"waiting for {running} trial(s) running in other workers")
-                    waiting = True
-                time.sleep(min(interval, MAX_POLL_S))
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                    fail_stale_trials(study)
+                if not _wait_for_others(study, a, running, waiting):
+                    break
+                waiting = True
                 continue
             waiting = False
-            study.optimize(obj, n_trials=1, catch=(Exception,))
+            try:
+                study.optimize(obj, n_trials=1, catch=(Exception,))
+            except optuna.exceptions.UpdateFinishedTrialError:
+                # our trial went silent past the grace period (a stalled host) and another
+                # worker declared it dead and queued it again: drop our result, go on
+                _say(a, f"trial {obj.last_number} was taken over by another worker")
             last = _trial(study, obj.last_number)
-            if last is not None and last.state == TrialState.FAIL:
-                reason = last.user_attrs.get("fail_reason", "see the study's FAIL trials")
-                if not reason.startswith("surplus"):
-                    fails += 1
-                    if fails >= MAX_FAILS_IN_A_ROW:
-                        raise UserError(f"{fails} trials in a row failed; last: {reason}")
+            reason = last.user_attrs.get("fail_reason", "") if last is not None else ""
+            if last is not None and last.state == TrialState.FAIL and reason != SURPLUS:
+                fails += 1
+                if fails >= MAX_FAILS_IN_A_ROW:
+                    raise UserError(f"{fails} trials in a row failed; last: {reason}")
             else:
                 fails = 0
             front = front_trials(study)
             best = max((t.values[0] for t in front), default=float("nan"))
             bar.n = min(n_finished(study), a.n_trials)
             bar.set_postfix(front=len(front), best=f"{best:.2f}%")
-            if a.quiet and last is not None:
-                vals = last.values or [None, None]
-                why = last.user_attrs.get("fail_reason") or last.user_attrs.get("stop_reason")
-                print(f"trial {last.number} {last.state.name.lower()} "
-                      f"params={last.user_attrs.get('params')} val_acc={vals[0]}"
-                      + (f" ({why})" if why else ""), flush=True)
+            if last is not None and (a.quiet or last.state == TrialState.FAIL):
+                _say(a, _describe(last))
     except KeyboardInterrupt:
         bar.close()
         try:
-            note = _settle_interrupted(study, obj.last_number)
+            study._storage.remove_session()  # a write Ctrl-C cut short: roll it back first
+            try:
+                note = _settle_interrupted(study, obj.last_number)
+            except Exception:  # the storage is unwell; heartbeats will clean up after us
+                note = ""
             print(f"\ninterrupted: {note}{n_finished(study)} of {a.n_trials} trials finished. "
                   f"Rerun the same command to resume study {a.name!r} "
                   f"({redact(a.storage_url)}).", file=sys.stderr, flush=True)
@@ -257,7 +256,31 @@ def _loop(study: optuna.Study, obj: Objective, a: SearchArgs) -> None:
             pass  # a second Ctrl-C: leave at once; heartbeats clean up after us
         raise SystemExit(130) from None
     finally:
+        optuna.logging.set_verbosity(level)
         bar.close()
+
+
+def _wait_for_others(study: optuna.Study, a: SearchArgs, running: int, waiting: bool) -> bool:
+    """The rest of the target is running in other workers: wait a moment, in case one of them
+    died (its trial turns FAIL after the grace period and is queued again, for us to run).
+    False where that can never happen (a storage without heartbeats)."""
+    interval = getattr(study._storage, "get_heartbeat_interval", lambda: None)()
+    if interval is None:
+        return False
+    if not waiting:
+        _say(a, f"waiting for {running} trial(s) running in other workers")
+    time.sleep(min(interval, MAX_POLL_S))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        fail_stale_trials(study)
+    return True
+
+
+def _describe(t: optuna.trial.FrozenTrial) -> str:
+    why = t.user_attrs.get("fail_reason") or t.user_attrs.get("stop_reason")
+    acc = t.values[0] if t.values else None
+    return (f"trial {t.number} {t.state.name.lower()} params={t.user_attrs.get('params')} "
+            f"val_acc={acc}" + (f" ({why})" if why else ""))
 
 
 def _settle_interrupted(study: optuna.Study, number: int | None) -> str:

@@ -1,18 +1,15 @@
 """Where studies live and how one is opened: storage URLs, heartbeats, sampler, output folders.
 
 Default storage is SQLite under the studies folder, one file per study, opened with load-if-exists
-so that rerunning the same command resumes. Heartbeats are on for every storage a search writes
-(SQLite, PostgreSQL, journal file): a worker killed mid-trial stops beating, and after the grace
-period the next worker to look marks its trial FAIL and Optuna's RetryHeartbeatStaleTrialCallback
-queues it again. Interval and grace come from $NAS_MNIST_HEARTBEAT_S and $NAS_MNIST_GRACE_S
-(defaults below).
+so that rerunning the same command resumes. Every storage a search writes (SQLite, PostgreSQL,
+journal file) has heartbeats (search.heartbeat): a worker killed mid-trial stops beating, and after
+the grace period its trial becomes FAIL and is queued again.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,23 +18,24 @@ from typing import Any
 
 import optuna
 from optuna.artifacts import FileSystemArtifactStore
-from optuna.exceptions import DuplicatedStudyError, UpdateFinishedTrialError
-from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
-from optuna.storages._heartbeat import BaseHeartbeat
+from optuna.exceptions import DuplicatedStudyError
+from optuna.storages import RDBStorage
 from optuna.storages.journal import JournalFileBackend, JournalStorage
 from optuna.trial import FrozenTrial, TrialState
 
 from search.errors import UserError
+from search.heartbeat import (
+    HeartbeatJournalStorage,
+    HeartbeatRDBStorage,
+    heartbeat_kwargs,
+    heartbeat_settings,
+)
 
 __all__ = [
-    "GRACE_S", "HEARTBEAT_S", "MAX_RETRY", "StudyPaths", "check_study_name", "check_writable",
-    "default_storage", "heartbeat_settings", "load_study", "open_storage", "open_study", "redact",
-    "requeue", "sqlalchemy_url",
+    "StudyPaths", "check_study_name", "check_writable", "default_storage", "heartbeat_settings",
+    "load_study", "open_storage", "open_study", "redact", "requeue", "sqlalchemy_url",
 ]
 
-HEARTBEAT_S = 10  # default seconds between a running trial's heartbeats
-GRACE_S = 30  # default seconds without a heartbeat after which a RUNNING trial is declared FAIL
-MAX_RETRY = 2  # re-enqueues of a trial whose worker died
 PG_CONNECT_TIMEOUT_S = 10  # an unreachable PostgreSQL host is an error, not a hang
 DIRECTIONS = ("maximize", "minimize")  # (validation accuracy %, parameter count)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
@@ -96,24 +94,6 @@ def default_storage(study_dir: Path, name: str) -> str:
     return f"sqlite:///{study_dir / f'{name}.db'}"
 
 
-def heartbeat_settings() -> tuple[int, int]:
-    """(interval, grace) in seconds, from the environment or the defaults."""
-    out = []
-    for var, default in (("NAS_MNIST_HEARTBEAT_S", HEARTBEAT_S), ("NAS_MNIST_GRACE_S", GRACE_S)):
-        raw = os.environ.get(var, "").strip()
-        try:
-            v = int(raw) if raw else default
-        except ValueError:
-            v = 0
-        if v < 1:
-            raise UserError(f"${var} must be a whole number of seconds >= 1, got {raw!r}")
-        out.append(v)
-    interval, grace = out
-    if grace <= interval:
-        raise UserError(f"$NAS_MNIST_GRACE_S ({grace}) must exceed the heartbeat ({interval})")
-    return interval, grace
-
-
 def sqlalchemy_url(url: str) -> str:
     """postgresql:// and postgres:// as SQLAlchemy URLs for psycopg 3, the driver we install.
 
@@ -125,29 +105,21 @@ def sqlalchemy_url(url: str) -> str:
 def open_storage(url: str, *, heartbeat: bool = True) -> optuna.storages.BaseStorage:
     """An Optuna storage for `url`: sqlite:///, postgresql://, or journal:///path/to/file.log."""
     scheme = url.split(":", 1)[0].split("+", 1)[0] if "://" in url else ""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        hb: dict[str, Any] = {}
-        if heartbeat:
-            interval, grace = heartbeat_settings()
-            retry = RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)
-            hb = {"heartbeat_interval": interval, "grace_period": grace,
-                  "heartbeat_stale_trial_callback": retry}
-        if scheme == "sqlite":
-            path = Path(url.removeprefix("sqlite:///"))
-            _make_folder(path.parent)
-            # a busy timeout lets concurrent workers on one file wait for the lock, not fail
-            return RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 60}}, **hb)
-        if scheme in ("postgresql", "postgres"):
-            return _postgres(url, hb)
-        if scheme == "journal":
-            path = Path(url.removeprefix("journal://"))
-            _make_folder(path.parent)
-            backend = JournalFileBackend(str(path))
-            if heartbeat:
-                return _HeartbeatJournal(backend, hb["heartbeat_interval"], hb["grace_period"],
-                                         hb["heartbeat_stale_trial_callback"])
-            return JournalStorage(backend)
+    hb = heartbeat_kwargs() if heartbeat else {}
+    if scheme == "sqlite":
+        path = Path(url.removeprefix("sqlite:///"))
+        _make_folder(path.parent)
+        try:  # a busy timeout lets concurrent workers on one file wait for the lock, not fail
+            return _rdb(url, {"connect_args": {"timeout": 60}}, hb)
+        except Exception as e:  # not a database, a newer schema, ...: one line suffices
+            raise UserError(f"cannot open study database {path}: {_first_line(e)}") from None
+    if scheme in ("postgresql", "postgres"):
+        return _postgres(url, hb)
+    if scheme == "journal":
+        path = Path(url.removeprefix("journal://"))
+        _make_folder(path.parent)
+        backend = JournalFileBackend(str(path))
+        return HeartbeatJournalStorage(backend, **hb) if hb else JournalStorage(backend)
     raise UserError(f"unknown storage URL {redact(url)!r}: {_SCHEMES}")
 
 
@@ -159,6 +131,14 @@ def _make_folder(folder: Path) -> None:
         raise UserError(f"cannot write to studies folder {folder}") from None
 
 
+def _rdb(url: str, engine_kwargs: dict[str, Any], hb: dict[str, Any]) -> RDBStorage:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        if hb:
+            return HeartbeatRDBStorage(url, engine_kwargs=engine_kwargs, **hb)
+        return RDBStorage(url, engine_kwargs=engine_kwargs)
+
+
 def _postgres(url: str, hb: dict[str, Any]) -> RDBStorage:
     try:
         import psycopg  # noqa: F401  (the driver sqlalchemy_url names)
@@ -166,51 +146,14 @@ def _postgres(url: str, hb: dict[str, Any]) -> RDBStorage:
         raise UserError("PostgreSQL needs its driver: pip install 'nas-mnist[postgres]'") from None
     kw = {"pool_pre_ping": True, "connect_args": {"connect_timeout": PG_CONNECT_TIMEOUT_S}}
     try:
-        return RDBStorage(sqlalchemy_url(url), engine_kwargs=kw, **hb)
+        return _rdb(sqlalchemy_url(url), kw, hb)
     except Exception as e:  # sqlalchemy.exc.OperationalError and kin: one line suffices
-        msg = (str(getattr(e, "orig", None) or e).strip().splitlines() or ["unknown error"])[0]
-        raise UserError(f"cannot reach PostgreSQL at {redact(url)}: {msg}") from None
+        raise UserError(f"cannot reach PostgreSQL at {redact(url)}: {_first_line(e)}") from None
 
 
-class _HeartbeatJournal(JournalStorage, BaseHeartbeat):
-    """A journal-file storage with heartbeats, which Optuna 5 gives only to RDBStorage.
-
-    Hand-written because Optuna has none: a heartbeat is a trial system attr holding the worker's
-    wall clock, so hosts sharing a journal file over a network folder need roughly synced clocks
-    (within the grace period).
-    """
-
-    _KEY = "nas_mnist:heartbeat"
-
-    def __init__(self, backend: JournalFileBackend, interval: int, grace: int,
-                 callback: Callable[[optuna.Study, FrozenTrial], None]) -> None:
-        super().__init__(backend)
-        self._hb_interval, self._hb_grace, self._hb_callback = interval, grace, callback
-
-    def record_heartbeat(self, trial_id: int) -> None:
-        try:
-            self.set_trial_system_attr(trial_id, self._KEY, time.time())
-        except UpdateFinishedTrialError:
-            pass  # another worker declared this trial dead; nothing left to keep alive
-
-    def _get_stale_trial_ids(self, study_id: int) -> list[int]:
-        now = time.time()
-        stale = []
-        for t in self.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,)):
-            # a retried trial inherits its predecessor's heartbeat attr: count from its own start
-            start = t.datetime_start.timestamp() if t.datetime_start else now
-            last = max(float(t.system_attrs.get(self._KEY, 0.0)), start)
-            if now - last > self._hb_grace:
-                stale.append(t._trial_id)
-        return stale
-
-    def get_heartbeat_interval(self) -> int | None:
-        return self._hb_interval
-
-    def get_heartbeat_stale_trial_callback(
-        self,
-    ) -> Callable[[optuna.Study, FrozenTrial], None] | None:
-        return self._hb_callback
+def _first_line(e: BaseException) -> str:
+    """The driver's own message (not SQLAlchemy's wrapper with SQL and links), first line."""
+    return (str(getattr(e, "orig", None) or e).strip().splitlines() or ["unknown error"])[0]
 
 
 def redact(url: str) -> str:

@@ -92,6 +92,29 @@ def test_oom_and_errors_fail_with_reason_and_free_memory(monkeypatch, tmp_path, 
     assert len(study.get_trials(states=FINISHED)) == 2
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_real_cuda_oom_fails_the_trial_and_frees_its_memory(monkeypatch, tmp_path, mnist_root,
+                                                            tiny_data):
+    real_train = objective.train
+    calls: list[int] = []
+
+    def hungry_train(model, hp, data, **kw):
+        calls.append(torch.cuda.memory_allocated())
+        if len(calls) == 1:
+            held = torch.empty(256 * 2**20, dtype=torch.uint8, device="cuda")  # freed with us
+            torch.empty(2**50, dtype=torch.uint8, device="cuda")  # 1 PiB: a real OOM
+            del held
+        return real_train(model, hp, data, **kw)
+
+    monkeypatch.setattr(objective, "train", hungry_train)
+    study = run_search(_args(tmp_path, mnist_root, 1), data=tiny_data)
+    t = _by_number(study)
+    assert t[0].state == TrialState.FAIL
+    assert t[0].user_attrs["fail_reason"].startswith("CUDA out of memory: OutOfMemoryError: ")
+    assert calls[1] <= calls[0]  # the failed trial's 256 MiB were released before trial 1
+    assert t[1].state == TrialState.COMPLETE
+
+
 def test_systematic_failure_stops_with_one_line(monkeypatch, tmp_path, mnist_root, tiny_data):
     def oom(*_a, **_k):
         raise torch.cuda.OutOfMemoryError("CUDA out of memory.")
@@ -104,16 +127,18 @@ def test_systematic_failure_stops_with_one_line(monkeypatch, tmp_path, mnist_roo
     assert "\n" not in str(e.value)
 
 
-@pytest.mark.filterwarnings("ignore:Heartbeat of storage is supposed")  # our study.ask() above
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage is supposed")  # our study.ask() below
+@pytest.mark.parametrize("beats", [1, 0], ids=["died-after-a-beat", "died-before-its-first-beat"])
 def test_worker_waits_for_running_trial_and_takes_over_a_dead_one(
-        monkeypatch, tmp_path, mnist_root, tiny_data, capsys):
+        monkeypatch, tmp_path, mnist_root, tiny_data, capsys, beats):
     monkeypatch.setenv("NAS_MNIST_HEARTBEAT_S", "1")
     monkeypatch.setenv("NAS_MNIST_GRACE_S", "2")
     a = _args(tmp_path, mnist_root, 2)
     study = prepare_study(a, data=tiny_data)
-    dead = study.ask()  # a trial of a worker that dies after one heartbeat
+    dead = study.ask()  # the trial of a worker that dies (Optuna ignores one that never beat)
     sample(dead, a.budget, a.epochs)
-    study._storage.record_heartbeat(dead._trial_id)
+    for _ in range(beats):
+        study._storage.record_heartbeat(dead._trial_id)
     t0 = time.monotonic()
     work(a, study, data=tiny_data)
     assert time.monotonic() - t0 > 2  # it had to wait out the grace period
