@@ -24,7 +24,8 @@ from search.cli import add_study_args, positive_int
 from search.errors import UserError
 from search.export import ScriptInfo, convert_state_dict, render, verify
 from search.pareto import front_trials
-from space import Candidate, build
+from search.weights import load_trial_weights
+from space import Candidate
 
 __all__ = ["Exported", "add_parser", "attach_to_trial", "export_trial", "select_trial"]
 
@@ -88,27 +89,6 @@ def select_trial(
     return max(front, key=lambda t: (t.values[0], -t.values[1], -t.number))
 
 
-def _load_weights(trial: FrozenTrial, cand: Candidate, store) -> dict[str, torch.Tensor]:
-    aid = trial.user_attrs.get("weights_artifact")
-    if not aid:
-        raise UserError(f"trial {trial.number} has no stored weights (it was run without an "
-                        "artifact store)")
-    try:
-        with store.open_reader(aid) as f:
-            state = torch.load(f, map_location="cpu", weights_only=True)
-    except ArtifactNotFound:
-        raise UserError(f"weights of trial {trial.number} are missing from the artifact store "
-                        f"(artifact {aid})") from None
-    except Exception as e:  # pickle/zip errors of a damaged file: their messages are long
-        raise UserError(f"weights of trial {trial.number} cannot be read: "
-                        f"{type(e).__name__}") from None
-    try:
-        build(cand.net).load_state_dict(state)
-    except RuntimeError:
-        raise UserError(f"stored weights of trial {trial.number} do not fit its config") from None
-    return state
-
-
 def _write_atomic(path: Path, write) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     try:
@@ -146,7 +126,7 @@ def export_trial(
     if "config" not in trial.user_attrs:
         raise UserError(f"trial {trial.number} has no config: not a nas-mnist trial")
     cand = Candidate.from_dict(trial.user_attrs["config"])
-    state = _load_weights(trial, cand, store)
+    state = load_trial_weights(trial, cand, store)
     weights = out.with_suffix(".pt")
     info = ScriptInfo(study=study.study_name, trial=trial.number, val_acc=trial.values[0],
                       seed=int(trial.user_attrs.get("seed", 0)), stem=out.stem)

@@ -9,9 +9,11 @@ that a search never looked at it.
 from __future__ import annotations
 
 import contextlib
+import gzip
 import io
 import math
 import os
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +22,7 @@ from urllib.error import URLError
 import torch
 import torch.nn.functional as F
 from torchvision.datasets import MNIST
-from torchvision.datasets.utils import check_integrity, extract_archive
+from torchvision.datasets.utils import check_integrity
 
 from search.errors import UserError
 
@@ -83,8 +85,14 @@ def _unpack_local(raw: Path) -> None:
     """
     for filename, md5 in MNIST.resources:
         archive = raw / filename
-        if not (raw / archive.stem).exists() and check_integrity(str(archive), md5):
-            extract_archive(str(archive))
+        target = raw / archive.stem
+        if not target.exists() and check_integrity(str(archive), md5):
+            # extract under a private name, then rename: workers starting together on a fresh
+            # data folder must never read a half-written file
+            tmp = raw / f".{archive.stem}.{os.getpid()}.tmp"
+            with gzip.open(archive, "rb") as src, open(tmp, "wb") as dst:
+                shutil.copyfileobj(src, dst)
+            os.replace(tmp, target)
 
 
 def _read(

@@ -15,15 +15,12 @@ front is never changed. :func:`retrain` is also what ``nas-mnist train`` runs.
 from __future__ import annotations
 
 import statistics
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import optuna
 import torch
-from optuna.artifacts import download_artifact
-from optuna.artifacts.exceptions import ArtifactNotFound
 from torch import nn
 from tqdm.auto import tqdm
 
@@ -33,6 +30,7 @@ from search.pareto import front_trials
 from search.run import resolve_device
 from search.study import StudyPaths
 from search.train import History, evaluate, train
+from search.weights import load_trial_weights
 from space import Candidate, build, count_params
 
 __all__ = [
@@ -93,16 +91,9 @@ def stored_model(trial: optuna.trial.FrozenTrial, paths: StudyPaths) -> nn.Modul
     aid = trial.user_attrs.get("weights_artifact")
     if not aid or "config" not in trial.user_attrs:
         return None
-    model = build(Candidate.from_dict(trial.user_attrs["config"]).net)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "weights.pt"
-        try:
-            download_artifact(artifact_store=paths.artifact_store(), file_path=str(path),
-                              artifact_id=aid)
-        except (ArtifactNotFound, FileNotFoundError):
-            return None
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    model.load_state_dict(state)
+    cand = Candidate.from_dict(trial.user_attrs["config"])
+    model = build(cand.net)
+    model.load_state_dict(load_trial_weights(trial, cand, paths.artifact_store()))
     return model
 
 
@@ -150,11 +141,13 @@ def evaluate_front(
     # one bar over all retrainings (the trainer's own epoch bar would show the empty val split)
     bar = tqdm(total=len(front) * reseed, desc="reseed", unit="run", disable=not progress or
                not reseed, dynamic_ncols=True)
+    # read every stored weights file first: a damaged one must stop the run before any write
+    models = {t.number: stored_model(t, paths) for t in front}
     for t in front:
         cand = Candidate.from_dict(t.user_attrs["config"])
         attrs: dict[str, object] = {}
         line = f"trial {t.number} ({count_params(cand.net):,} params):"
-        model = stored_model(t, paths)
+        model = models[t.number]
         if model is None:
             line += " no stored weights, test_acc skipped;"
         else:

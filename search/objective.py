@@ -117,6 +117,7 @@ class Objective:
                 return f"diverged: training loss {s.train_loss:.3g} at epoch {s.epoch}"
             return self.pruner.check(trial.study, trial.number, n, curve["val_acc"], self.epochs)
 
+        torch.manual_seed(seed)  # initial weights depend on the trial's seed alone (retrainable)
         model = build(cand.net)
         oom = None
         try:

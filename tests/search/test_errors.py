@@ -39,10 +39,6 @@ def _needs(command: str) -> pytest.MarkDecorator:
                               reason=f"`nas-mnist {command}` is not registered yet")
 
 
-_EVALUATE_WEIGHTS_BUG = pytest.mark.xfail(
-    strict=True, reason="search/evaluate.py stored_model() lets torch.load/load_state_dict errors "
-    "of a damaged or foreign weights file escape as a traceback")
-
 # the rest of a valid search command: a row's own option comes last and wins
 SEARCH = ["search", "--study-dir", "{studies}", "--data-dir", "{data}", "--device", "cpu",
           "--budget", "3000", "--epochs", "1", "--n-trials", "1", "--train-subset", "300",
@@ -139,11 +135,11 @@ TABLE = [
     pytest.param(["pareto", "--study", "tiny", "--study-dir", "{studies}", "--evaluate",
                   "--data-dir", "{data}", "--device", "cpu", "--reseed", "0"],
                  E + "weights of trial {trial} cannot be read: OSError", "garbage",
-                 id="pareto-evaluate-corrupt-weights", marks=_EVALUATE_WEIGHTS_BUG),
+                 id="pareto-evaluate-corrupt-weights"),
     pytest.param(["pareto", "--study", "tiny", "--study-dir", "{studies}", "--evaluate",
                   "--data-dir", "{data}", "--device", "cpu", "--reseed", "0"],
                  E + "stored weights of trial {trial} do not fit its config", "foreign",
-                 id="pareto-evaluate-foreign-weights", marks=_EVALUATE_WEIGHTS_BUG),
+                 id="pareto-evaluate-foreign-weights"),
     # export
     pytest.param(["export", "--study", "nosuch", "--study-dir", "{studies}", "--trial", "0"],
                  E + "no study named 'nosuch': {studies}/nosuch.db does not exist", None,
