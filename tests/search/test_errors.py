@@ -186,7 +186,8 @@ def world(study_copy, mnist_root, tmp_path, monkeypatch) -> dict[str, str]:
     (tmp_path / "empty").mkdir()
     (tmp_path / "afile").write_text("not a folder")
     study = optuna.load_study(study_name=name, storage=f"sqlite:///{studies}/{name}.db")
-    trial = next(t for t in study.trials if "weights_artifact" in t.user_attrs)
+    # a front member with weights: `pareto --evaluate` reads only the front's files
+    trial = next(t for t in study.best_trials if "weights_artifact" in t.user_attrs)
     return {"studies": str(studies), "data": str(mnist_root), "empty": str(tmp_path / "empty"),
             "file": str(tmp_path / "afile"), "trial": str(trial.number),
             "smallest": str(smallest_budget()), "weights": str(
