@@ -14,7 +14,7 @@ import pandas as pd
 
 from search.cli import add_study_args, positive_int
 from search.errors import UserError
-from search.pareto import write_front
+from search.run import save_front
 from search.study import StudyPaths, default_storage, load_study, open_storage
 
 __all__ = ["add_evaluate_args", "add_parser", "evaluate_and_write", "open_existing",
@@ -75,17 +75,10 @@ def open_existing(args: argparse.Namespace):  # -> (optuna.Study, StudyPaths)
 
 
 def write_outputs(study: optuna.Study, paths: StudyPaths) -> pd.DataFrame:
-    """pareto.csv, pareto.png (if search.plot exists) and report.md; returns the front table."""
+    """pareto.csv, pareto.png and report.md; returns the front table."""
     from search.report import write_report
 
-    df = write_front(study, paths.pareto_csv)
-    try:
-        from search.plot import plot_front
-    except ImportError:  # the picture is optional until search.plot lands
-        pass
-    else:
-        budget = study.user_attrs.get("settings", {}).get("budget")
-        plot_front(study, paths.pareto_png, budget=budget)
+    df = save_front(study, paths, study.user_attrs.get("settings", {}).get("budget"))
     write_report(study, paths.report_md)
     return df
 

@@ -37,16 +37,13 @@ import torch
 from tqdm.auto import tqdm
 
 from search.errors import UserError
-from search.pareto import write_front
-
-# _plot is run.py's optional picture of the front: reused so the outputs match run_search's.
 from search.run import (
     SearchArgs,
-    _plot,
     load_data,
     n_finished,
     prepare_study,
     resolve_device,
+    save_front,
     validate,
     work,
 )
@@ -113,8 +110,7 @@ def run_jobs(
         t0 = time.monotonic()
         stats = _supervise(a, study, url, plan, threads, Path(tmp), echo)
         seconds = time.monotonic() - t0
-    df = write_front(study, a.paths.pareto_csv)
-    _plot(study, a)
+    df = save_front(study, a.paths, a.budget)
     if echo:
         print(f"\nPareto front of study {a.name!r} ({len(df)} trials) -> {a.paths.pareto_csv}")
         if len(df):

@@ -8,6 +8,7 @@ trial's memory is released, and the study goes on.
 
 from __future__ import annotations
 
+import functools
 import gc
 import json
 import math
@@ -50,6 +51,7 @@ def _one_line(e: BaseException) -> str:
     return f"{type(e).__name__}: {text}"[:500]
 
 
+@functools.cache  # per process: package versions don't change between trials
 def versions() -> dict[str, str]:
     out = {"python": platform.python_version()}
     for pkg in ("nas-mnist", "torch", "torchvision", "optuna"):

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import optuna
+import pandas as pd
 import torch
 from optuna.storages import fail_stale_trials
 from optuna.trial import TrialState
@@ -28,6 +29,7 @@ from search.errors import UserError
 from search.interrupt import safe_interrupts
 from search.objective import INTERRUPTED, SURPLUS, Objective
 from search.pareto import front_trials, write_front
+from search.plot import plot_front
 from search.pruner import ParetoPruner
 from search.study import (
     StudyPaths,
@@ -43,7 +45,7 @@ from space import REFERENCES, count_params, smallest_budget
 
 __all__ = [
     "SearchArgs", "enqueue_references", "load_data", "n_finished", "prepare_study",
-    "resolve_device", "run_search", "validate", "work",
+    "resolve_device", "run_search", "save_front", "validate", "work",
 ]
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
@@ -180,20 +182,18 @@ def run_search(a: SearchArgs, data: MnistData | None = None) -> optuna.Study:
         data = load_data(a, device)
     study = prepare_study(a, data)
     work(a, study, data)
-    df = write_front(study, a.paths.pareto_csv)
-    _plot(study, a)
+    df = save_front(study, a.paths, a.budget)
     print(f"\nPareto front of study {a.name!r} ({len(df)} trials) -> {a.paths.pareto_csv}")
     if len(df):
         print(df.drop(columns=["lr", "schedule"]).to_string(index=False))
     return study
 
 
-def _plot(study: optuna.Study, a: SearchArgs) -> None:
-    try:
-        from search.plot import plot_front
-    except ImportError:  # the picture is optional until search.plot lands
-        return
-    plot_front(study, a.paths.pareto_png, budget=a.budget)
+def save_front(study: optuna.Study, paths: StudyPaths, budget: int | None) -> pd.DataFrame:
+    """Write the front's pareto.csv and pareto.png; returns the front table."""
+    df = write_front(study, paths.pareto_csv)
+    plot_front(study, paths.pareto_png, budget=budget)
+    return df
 
 
 def _say(a: SearchArgs, msg: str) -> None:
