@@ -23,30 +23,24 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
 import torch
-import torch.nn.functional as F
 from optuna.trial import TrialState
-from torch.utils.data import DataLoader
-from torchvision import transforms
-from torchvision.datasets import MNIST
 
 from search import train as trainer
-from search.data import DEFAULT_ROOT, MEAN, STD, MnistData, Split, load_mnist
+from search.data import DEFAULT_ROOT, MnistData, Split, load_mnist
 from search.jobs import run_jobs
+from search.notebook_loop import BATCH, Loop, notebook_reps
 from search.run import SearchArgs, resolve_device
 from search.train import train
 from space import REFERENCES, NetConfig, build, count_params, decode
 from space.recipe import TrainConfig
 
 __all__ = ["GOALS", "PLANS", "BenchResult", "Plan", "bench_nets", "format_result", "run_bench"]
-
-BATCH = 128  # images per step in both training loops (the notebooks' batch)
-Loop = Generator[float, None, None]  # a timed training loop: images/s of each repetition
 
 # A ~5k net of the search space: fixed draws decoded under budget 5000 -> 4,959 params.
 _D5K = {
@@ -109,49 +103,6 @@ def _say(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def notebook_reps(net: NetConfig, root: Path, device: torch.device, plan: Plan) -> Loop:
-    """Images/s of the notebooks' loop, one value per ``next`` (the first also sets up and warms
-    up, untimed); ``close()`` shuts the DataLoader's worker down."""
-    tf = transforms.Compose([
-        transforms.RandomRotation(7), transforms.ToTensor(), transforms.Normalize((MEAN,), (STD,)),
-    ])
-    loader = DataLoader(MNIST(str(root), train=True, transform=tf, download=False),
-                        batch_size=BATCH, shuffle=True, num_workers=1)
-    torch.manual_seed(0)
-    model = build(net).to(device)
-    model.train()
-    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    feed = _forever(loader)
-    running = 0.0
-
-    def steps(k: int) -> None:
-        nonlocal running
-        for _ in range(k):
-            x, y = next(feed)
-            x, y = x.to(device), y.to(device)
-            opt.zero_grad()
-            loss = F.cross_entropy(model(x), y)
-            loss.backward()
-            opt.step()
-            running += loss.item()  # as the notebooks do: one host sync per step
-
-    try:
-        steps(plan.warmup)
-        while True:
-            t0 = time.perf_counter()
-            steps(plan.steps)
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            yield plan.steps * BATCH / (time.perf_counter() - t0)
-    finally:
-        feed.close()
-
-
-def _forever(loader: DataLoader) -> Iterator:
-    while True:  # a new epoch restarts the worker process, as in the notebooks
-        yield from loader
-
-
 def _chunk(data: MnistData, plan: Plan) -> MnistData:
     n = plan.steps * BATCH  # evaluation covers one batch, so it costs next to nothing
     return MnistData(Split(data.train.x[:n], data.train.y[:n]),
@@ -210,8 +161,8 @@ def train_table(root: Path, data: MnistData, plan: Plan, threads: Sequence[int],
         torch.set_num_threads(t)
         for name, net in bench_nets().items():
             _say(f"bench: {name}, {t} thread(s): notebook loop and nas-mnist trainer, in turn ...")
-            nb_r, ours_r = interleaved(plan.reps, notebook_reps(net, root, device, plan),
-                                       trainer_reps(net, data, plan))
+            notebook = notebook_reps(net, root, device, steps=plan.steps, warmup=plan.warmup)
+            nb_r, ours_r = interleaved(plan.reps, notebook, trainer_reps(net, data, plan))
             nb, ours = statistics.median(nb_r), statistics.median(ours_r)
             row = {"net": name, "params": count_params(net), "threads": t,
                    "notebook img/s": round(nb), "nas-mnist img/s": round(ours),
