@@ -12,6 +12,7 @@ behind the study's sampler (search.study.make_sampler).
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 import os
 import statistics
@@ -20,9 +21,13 @@ import warnings
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from multiprocessing import get_context
+from typing import TYPE_CHECKING
 
 import optuna
 import pandas as pd
+
+if TYPE_CHECKING:
+    from search.data import MnistData
 
 __all__ = ["Run", "hypervolume", "main", "run_one"]
 
@@ -75,16 +80,23 @@ class Run:
     ref_acc: float  # % : hypervolume reference accuracy
 
 
+@functools.cache
+def _data(data_dir: str | None, val_size: int, subset: int) -> MnistData:
+    """MNIST once per process: a worker of --jobs runs several studies on the same split."""
+    from search.data import load_mnist
+
+    return load_mnist(data_dir, val_size=val_size, subset=subset)
+
+
 def run_one(r: Run) -> dict[str, object]:
     """Run one study in memory and summarise its front (a row of the results table)."""
     import torch
 
-    from search.data import load_mnist
     from search.objective import Objective
     from search.pruner import ParetoPruner
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    data = load_mnist(r.data_dir, val_size=r.val_size, subset=r.train_subset)
+    data = _data(r.data_dir, r.val_size, r.train_subset)
     study = optuna.create_study(directions=["maximize", "minimize"],
                                 sampler=_sampler(r.sampler, r.seed))
     obj = Objective(budget=r.budget, epochs=r.epochs, seed=r.seed, data=data, target=r.trials,
