@@ -30,6 +30,7 @@ from search.heartbeat import (
     heartbeat_kwargs,
     heartbeat_settings,
 )
+from search.init_lock import folder_lock, pg_init_lock
 
 __all__ = [
     "StudyPaths", "check_study_name", "check_writable", "default_storage", "heartbeat_settings",
@@ -111,7 +112,8 @@ def open_storage(url: str, *, heartbeat: bool = True) -> optuna.storages.BaseSto
         path = Path(url.removeprefix("sqlite:///"))
         _make_folder(path.parent)
         try:  # a busy timeout lets concurrent workers on one file wait for the lock, not fail
-            return _rdb(url, {"connect_args": {"timeout": 60}}, hb)
+            with folder_lock(path.parent):  # workers starting together: see search.init_lock
+                return _rdb(url, {"connect_args": {"timeout": 60}}, hb)
         except Exception as e:  # not a database, a newer schema, ...: one line suffices
             raise UserError(f"cannot open study database {path}: {_first_line(e)}") from None
     if scheme in ("postgresql", "postgres"):
@@ -147,7 +149,8 @@ def _postgres(url: str, hb: dict[str, Any]) -> RDBStorage:
         raise UserError("PostgreSQL needs its driver: pip install 'nas-mnist[postgres]'") from None
     kw = {"pool_pre_ping": True, "connect_args": {"connect_timeout": PG_CONNECT_TIMEOUT_S}}
     try:
-        return _rdb(sqlalchemy_url(url), kw, hb)
+        with pg_init_lock(sqlalchemy_url(url), kw):
+            return _rdb(sqlalchemy_url(url), kw, hb)
     except Exception as e:  # sqlalchemy.exc.OperationalError and kin: one line suffices
         raise UserError(f"cannot reach PostgreSQL at {redact(url)}: {_first_line(e)}") from None
 

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -64,3 +67,35 @@ def study_copy(finished_study, tmp_path: Path):
     dst = tmp_path / "studies"
     shutil.copytree(src, dst)
     return dst, name
+
+
+# A worker that imports everything, says it is ready, waits until all are, then opens the storage,
+# so that the opens really do collide (a start-time barrier would depend on import speed).
+_OPENER = """
+import pathlib, sys, time
+from search.errors import UserError
+from search.study import open_storage
+url, sync, me, n = sys.argv[1], pathlib.Path(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+(sync / me).touch()
+while len(list(sync.iterdir())) < n:
+    time.sleep(0.001)
+try:
+    open_storage(url)
+except UserError as e:
+    sys.exit(str(e))
+"""
+
+
+@pytest.fixture
+def open_together(tmp_path: Path) -> Callable[[str, int], list[str]]:
+    """open_together(url, n): n processes open `url` at once; returns the errors they printed."""
+
+    def run(url: str, n: int) -> list[str]:
+        sync = tmp_path / f"sync-{len(list(tmp_path.glob('sync-*')))}"
+        sync.mkdir()
+        procs = [subprocess.Popen([sys.executable, "-c", _OPENER, url, str(sync), str(i), str(n)],
+                                  cwd=REPO, stderr=subprocess.PIPE, text=True) for i in range(n)]
+        outs = [(p.communicate(timeout=300)[1], p.returncode) for p in procs]
+        return [err.strip() or f"exit {rc}" for err, rc in outs if err or rc]
+
+    return run

@@ -135,3 +135,16 @@ def test_dead_workers_trial_is_taken_over(pg_url, monkeypatch, tmp_path, mnist_r
     assert len(retry) == 1 and retry[0].state in FINISHED
     assert retry[0].params == trials[dead.number].params
     assert len(study.get_trials(states=FINISHED)) == 2
+
+
+def test_workers_starting_together_on_a_new_database_all_open_it(pg_url, open_together):
+    # Optuna creates its tables check-then-CREATE; without the advisory lock in search.study some
+    # workers died with "duplicate key value violates unique constraint pg_type_typname_nsp_index"
+    import psycopg
+
+    base = pg_url.rsplit("/", 1)[0]
+    for _ in range(3):
+        db = f"fresh_{uuid.uuid4().hex[:8]}"
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {db}")
+        assert open_together(f"{base}/{db}", 4) == []
