@@ -25,6 +25,7 @@ from optuna.artifacts import upload_artifact
 from optuna.trial import TrialState
 
 from search.data import MnistData
+from search.interrupt import interruptible
 from search.pruner import ParetoPruner
 from search.train import EpochStats, train
 from space import REFERENCES, Candidate, build, count_params, describe, sample
@@ -81,8 +82,8 @@ class Objective:
         except (optuna.TrialPruned, Surplus, TrialFault):
             raise  # their reason is already in the trial's user attrs
         except KeyboardInterrupt:
-            # Ctrl-C may land inside a storage write: drop that half-done transaction (and the
-            # SQLite lock it holds, which would stall the heartbeat thread) before writing again
+            # without safe_interrupts Ctrl-C may land inside a storage write: drop that half-done
+            # transaction (and the SQLite lock it holds, which would stall the heartbeat thread)
             trial.study._storage.remove_session()
             trial.set_user_attr("fail_reason", INTERRUPTED)
             raise
@@ -90,6 +91,7 @@ class Objective:
             trial.set_user_attr("fail_reason", _one_line(e))
             raise
 
+    @interruptible  # Ctrl-C lands here at once; __call__ records it (search.interrupt)
     def _run(self, trial: optuna.Trial) -> tuple[float, int]:
         self._check_surplus(trial)
         ref = trial.user_attrs.get("reference")
