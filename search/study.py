@@ -148,9 +148,10 @@ def _postgres(url: str, hb: dict[str, Any]) -> RDBStorage:
     except ModuleNotFoundError:
         raise UserError("PostgreSQL needs its driver: pip install 'nas-mnist[postgres]'") from None
     kw = {"pool_pre_ping": True, "connect_args": {"connect_timeout": PG_CONNECT_TIMEOUT_S}}
+    sa_url = sqlalchemy_url(url)
     try:
-        with pg_init_lock(sqlalchemy_url(url), kw):
-            return _rdb(sqlalchemy_url(url), kw, hb)
+        with pg_init_lock(sa_url, kw):
+            return _rdb(sa_url, kw, hb)
     except Exception as e:  # sqlalchemy.exc.OperationalError and kin: one line suffices
         raise UserError(f"cannot reach PostgreSQL at {redact(url)}: {_first_line(e)}") from None
 
