@@ -1,0 +1,21 @@
+"""nas-mnist's search: how candidate networks of ``space`` are found, trained and reported.
+
+One subpackage per layer. A module imports only from its own subpackage, from layers below it,
+from ``search.errors`` (the one-line ``UserError`` every layer raises) and from ``space``; never
+from a layer above (``tests/search/test_layers.py`` checks this on every module)::
+
+    cli        command line: parsing and one-line errors only, one module per command;
+      |        a command imports no other command (shared parser pieces: cli.common)
+    bench      benchmarks: trainer/notebook throughput, sampler comparison, anytime front
+      |
+    loop       the trial loop: objective, pruner, one worker's loop, --jobs, Ctrl-C handling
+      |
+    results    front, picture, report, test-set evaluation, export, dashboard
+      |
+    training   device-resident MNIST, the Optuna-free trainer, device choice
+    store      Optuna storages: URLs, heartbeats, init lock, writes to finished trials
+      |        (training and store are side by side: neither imports the other)
+    space      what a candidate network is (pure: no training, no optuna)
+"""
+
+LAYERS = ("cli", "bench", "loop", "results", ("training", "store"))  # top to bottom

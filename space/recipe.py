@@ -1,7 +1,8 @@
 """How a candidate is trained: one frozen dataclass of training knobs, plus the search bounds.
 
 Defaults and bounds live here together (airbench's ``hyp``) so one file answers "what does a trial
-train with, and what may the search try". Pure data: the trainer in ``search.train`` reads it.
+train with, and what may the search try". Pure data: the trainer in
+``search.training.train`` reads it.
 """
 
 from __future__ import annotations

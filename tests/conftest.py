@@ -40,7 +40,7 @@ def mnist_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_data(mnist_root: Path):
     """1,000 training and 500 validation images on the CPU."""
-    from search.data import load_mnist
+    from search.training.data import load_mnist
 
     return load_mnist(mnist_root, device="cpu", val_size=500, subset=1000, download=False)
 
@@ -48,7 +48,7 @@ def tiny_data(mnist_root: Path):
 @pytest.fixture(scope="session")
 def finished_study(tmp_path_factory: pytest.TempPathFactory, mnist_root: Path, tiny_data):
     """A small finished SQLite study: (study_dir, study_name). Treat as read-only; copy to edit."""
-    from search.run import SearchArgs, run_search
+    from search.loop.worker import SearchArgs, run_search
 
     study_dir = tmp_path_factory.mktemp("studies")
     args = SearchArgs(
@@ -74,7 +74,7 @@ def study_copy(finished_study, tmp_path: Path):
 _OPENER = """
 import pathlib, sys, time
 from search.errors import UserError
-from search.study import open_storage
+from search.store.study import open_storage
 url, sync, me, n = sys.argv[1], pathlib.Path(sys.argv[2]), sys.argv[3], int(sys.argv[4])
 (sync / me).touch()
 while len(list(sync.iterdir())) < n:

@@ -1,0 +1,62 @@
+"""Parser pieces shared by the command modules (the only module of search.cli they may import)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import NoReturn
+
+__all__ = ["DEFAULT_RESEED", "PROG", "OneLineParser", "add_evaluate_args", "add_study_args",
+           "non_negative_int",
+           "positive_int"]
+
+PROG = "nas-mnist"
+DEFAULT_RESEED = 3  # fresh-seed retrains per front member when --reseed is not given
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage error is a single line (no usage dump)."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"{self.prog}: error: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def positive_int(s: str) -> int:
+    try:
+        v = int(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {s!r}") from None
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {v}")
+    return v
+
+
+def add_study_args(p: argparse.ArgumentParser, *, name_required: bool) -> None:
+    """--study/--study-name, --study-dir and --storage, shared by every study command."""
+    p.add_argument("--study", "--study-name", dest="study_name", required=name_required,
+                   help="study name" + ("" if name_required else " (default: b<budget>)"))
+    p.add_argument("--study-dir", type=Path, default=Path("studies"),
+                   help="folder of SQLite studies and their outputs (default: studies)")
+    p.add_argument("--storage", help="Optuna storage URL, e.g. postgresql://user@host/db "
+                   "(default: sqlite:///<study-dir>/<study>.db)")
+
+
+def add_evaluate_args(p: argparse.ArgumentParser) -> None:
+    """--evaluate and --reseed, shared with `search`."""
+    p.add_argument("--evaluate", action="store_true",
+                   help="score the front on the 10k test set (final epoch, no selection) and "
+                   "store test_acc / test_mean / test_sd on its trials")
+    p.add_argument("--reseed", type=non_negative_int, metavar="K",
+                   help="with --evaluate: also retrain each front member K times from fresh "
+                   f"seeds on all 60k training images (default {DEFAULT_RESEED}; 0: off)")
+
+
+def non_negative_int(s: str) -> int:
+    try:
+        v = int(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {s!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {v}")
+    return v

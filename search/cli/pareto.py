@@ -1,0 +1,61 @@
+"""`nas-mnist pareto`: print and save a study's Pareto front; `--evaluate` scores it on test.
+
+Every run writes pareto.csv, pareto.png (when search.results.plot is there) and report.md; the
+test columns
+appear once an evaluation has stored them on the trials (see search.results.evaluate).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from search.cli.common import DEFAULT_RESEED, add_evaluate_args, add_study_args, positive_int
+from search.errors import UserError
+
+__all__ = ["add_parser"]
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("pareto", help="print and save a study's Pareto front",
+                       description="Print the Pareto front and write pareto.csv, pareto.png and "
+                       "report.md; --evaluate scores the front on the test set first.")
+    add_study_args(p, name_required=True)
+    add_evaluate_args(p)
+    p.add_argument("--epochs", type=positive_int,
+                   help="epochs of each reseeded run (default: the trial's own)")
+    p.add_argument("--data-dir", help="MNIST root holding MNIST/raw/*.gz "
+                   "(default: $NAS_MNIST_DATA or ~/.cache/nas-mnist; downloaded if missing)")
+    p.add_argument("--device", help="auto, cpu, cuda or cuda:N (default auto)")
+    p.add_argument("--train-subset", type=positive_int,
+                   help="reseeded runs train on N of the 60k images only (quick runs, tests)")
+    p.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    if not args.evaluate:
+        given = [f for f, v in (("--reseed", args.reseed), ("--epochs", args.epochs),
+                                ("--data-dir", args.data_dir), ("--device", args.device),
+                                ("--train-subset", args.train_subset)) if v is not None]
+        if given:
+            raise UserError(f"{given[0]} is used only with --evaluate")
+    from search.results.outputs import evaluate_and_write, write_outputs
+    from search.store.study import open_existing
+
+    study, paths = open_existing(args.study_name, args.storage, args.study_dir)
+    if args.evaluate:
+        if args.device is not None:  # a bad device fails before the test set is read
+            from search.training.device import resolve_device
+
+            resolve_device(args.device)
+        study, df = evaluate_and_write(
+            study, paths, data_root=args.data_dir, device=args.device or "auto",
+            reseed=DEFAULT_RESEED if args.reseed is None else args.reseed, epochs=args.epochs,
+            train_subset=args.train_subset,
+        )
+    else:
+        df = write_outputs(study, paths)
+    print(f"Pareto front of study {study.study_name!r} ({len(df)} trials) -> {paths.pareto_csv}, "
+          f"{paths.report_md.name}")
+    if len(df):
+        print(df.to_string(index=False))
+    return 0

@@ -1,0 +1,265 @@
+"""`nas-mnist search --jobs N`: N worker processes sharing one study, on one or more devices.
+
+The parent runs :func:`~search.loop.worker.prepare_study` once (validation, a first read of the
+data that
+also unpacks it before any worker reads it, the study with its reference trials), then starts N
+copies of this module. Each worker loads MNIST onto its own device and runs
+:func:`~search.loop.worker.work` against the shared storage: Optuna hands out trial numbers, the
+sampler
+seeds its draws per trial (so workers sharing ``--seed`` draw different nets), and run.py's surplus
+check stops the workers at exactly ``--n-trials`` finished trials. Workers log one line per
+trial, which the parent relays with the worker's index under a single progress bar polled from the
+storage. Ctrl-C (or SIGTERM) in the parent is forwarded to the workers as SIGINT (each marks its
+running trial FAIL and exits) and the parent waits for them. Processes, not threads: each trial
+needs its own global RNG, autocast state and CUDA context, and the GIL would serialise the
+Python-side kernel launches that bound tiny nets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import contextlib
+import dataclasses
+import json
+import os
+import resource
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import optuna
+import torch
+from tqdm.auto import tqdm
+
+from search.errors import UserError
+from search.loop.worker import (
+    SearchArgs,
+    load_data,
+    n_finished,
+    prepare_study,
+    validate,
+    work,
+)
+from search.results.outputs import save_front
+from search.store.study import redact
+from search.training.device import resolve_device
+
+__all__ = ["JobsRun", "WorkerError", "WorkerStats", "parse_devices", "run_jobs"]
+
+POLL_S = 2.0  # seconds between the parent's looks at the storage (progress bar), at most
+STOP_WAIT_S = 120  # seconds the parent waits for interrupted workers before terminating them
+
+
+class WorkerError(UserError):
+    """One or more worker processes exited with a non-zero status."""
+
+
+@dataclass
+class WorkerStats:
+    """What one worker process did and used; memory is the process's peak over all its trials."""
+
+    index: int
+    device: str
+    returncode: int | None = None
+    max_rss_mb: float = float("nan")  # peak resident host memory (ru_maxrss)
+    cuda_peak_mb: float = float("nan")  # torch.cuda.max_memory_allocated; NaN on CPU
+    tail: collections.deque = field(default_factory=lambda: collections.deque(maxlen=20))
+
+
+@dataclass
+class JobsRun:
+    study: optuna.Study
+    workers: list[WorkerStats]
+    seconds: float  # wall time from starting the first worker until the last one exited
+
+
+def parse_devices(spec: str) -> list[str]:
+    """``"cuda:0,cuda:1"`` -> checked device names, or a one-line UserError."""
+    names = [s.strip() for s in spec.split(",") if s.strip()]
+    if not names:
+        raise UserError(f"--devices needs a comma-separated list of devices, got {spec!r}")
+    return [str(resolve_device(n)) for n in names]
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def run_jobs(
+    a: SearchArgs, jobs: int, devices: Sequence[str] | None = None, *, echo: bool = True
+) -> JobsRun:
+    """Run study ``a`` with ``jobs`` worker processes spread round-robin over ``devices``
+    (default: ``a.device``). Writes and (when ``echo``) prints the Pareto front like
+    :func:`~search.loop.worker.run_search`; raises :class:`WorkerError` if any worker failed."""
+    if jobs < 1:
+        raise UserError(f"--jobs must be >= 1, got {jobs}")
+    devs = [str(resolve_device(d)) for d in (devices or [a.device])]
+    study = prepare_study(a)
+    url = a.storage_url
+    plan = [devs[i % len(devs)] for i in range(jobs)]
+    threads = max(1, _cores() // jobs)  # CPU workers would fight over the cores otherwise
+    with tempfile.TemporaryDirectory(prefix="nas-mnist-jobs-") as tmp:
+        t0 = time.monotonic()
+        stats = _supervise(a, study, url, plan, threads, Path(tmp), echo)
+        seconds = time.monotonic() - t0
+    df = save_front(study, a.paths, a.budget)
+    if echo:
+        print(f"\nPareto front of study {a.name!r} ({len(df)} trials) -> {a.paths.pareto_csv}")
+        if len(df):
+            print(df.drop(columns=["lr", "schedule"]).to_string(index=False))
+    failed = [w for w in stats if w.returncode != 0]
+    if failed:
+        w = failed[0]
+        last = next((ln for ln in reversed(w.tail) if ln.strip()), "no output")
+        raise WorkerError(f"{len(failed)} of {jobs} workers failed; worker {w.index} on "
+                          f"{w.device} exited with {w.returncode}: {last}")
+    return JobsRun(study, stats, seconds)
+
+
+def _supervise(a: SearchArgs, study: optuna.Study, url: str, plan: list[str], threads: int,
+               tmp: Path, echo: bool) -> list[WorkerStats]:
+    stats = [WorkerStats(i, dev) for i, dev in enumerate(plan)]
+    bar = tqdm(total=a.n_trials, initial=min(n_finished(study), a.n_trials), unit="trial",
+               desc=f"study {a.name} x{len(plan)}", disable=a.quiet or not echo,
+               dynamic_ncols=True)
+    relay = threading.Event()  # cleared on interrupt: the workers' goodbyes are noise then
+    if echo:
+        relay.set()
+    procs: list[subprocess.Popen] = []
+    readers: list[threading.Thread] = []
+    main = threading.current_thread() is threading.main_thread()  # signals need the main thread
+    prev_term = signal.signal(signal.SIGTERM, _interrupt) if main else None
+    try:
+        for w in stats:
+            procs.append(_start(a, url, w, threads, tmp))
+            readers.append(threading.Thread(target=_read, args=(procs[-1], w, relay),
+                                            daemon=True))
+            readers[-1].start()
+        while live := [p for p in procs if p.poll() is None]:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                live[0].wait(timeout=POLL_S)  # wakes as soon as a worker exits
+            bar.n = min(n_finished(study), a.n_trials)
+            bar.refresh()
+    except KeyboardInterrupt:
+        relay.clear()
+        bar.close()
+        _stop(procs)
+        print(f"\ninterrupted: the workers' running trials were marked FAIL and queued again; "
+              f"{n_finished(study)} of {a.n_trials} trials finished. Rerun the same command to "
+              f"resume study {a.name!r} ({redact(url)}).", file=sys.stderr, flush=True)
+        raise SystemExit(130) from None
+    finally:
+        if main:
+            signal.signal(signal.SIGTERM, prev_term)
+        bar.close()
+    for p, r, w in zip(procs, readers, stats, strict=True):
+        r.join(timeout=10)
+        w.returncode = p.returncode
+        _load_stats(w, tmp / f"w{w.index}.json")
+    return stats
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _start(a: SearchArgs, url: str, w: WorkerStats, threads: int, tmp: Path) -> subprocess.Popen:
+    wa = dataclasses.replace(a, device=w.device, storage=url, quiet=True)
+    spec = {k: str(v) if isinstance(v, Path) else v for k, v in dataclasses.asdict(wa).items()}
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env.setdefault("OMP_NUM_THREADS", str(threads))  # the user's explicit setting wins
+    cmd = [sys.executable, "-m", "search.loop.jobs", "--stats", str(tmp / f"w{w.index}.json"),
+           json.dumps(spec)]
+    # A session of its own: a terminal's Ctrl-C reaches only the parent, which forwards it once.
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            bufsize=1, env=env, start_new_session=True)
+
+
+def _read(p: subprocess.Popen, w: WorkerStats, relay: threading.Event) -> None:
+    assert p.stdout is not None
+    for line in p.stdout:
+        line = line.rstrip("\n")
+        w.tail.append(line)
+        if relay.is_set():
+            tqdm.write(f"[w{w.index}] {line}", file=sys.stdout)
+
+
+def _stop(procs: list[subprocess.Popen]) -> None:
+    """Forward SIGINT to live workers and wait; a second Ctrl-C or a stuck worker gets SIGTERM."""
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGINT)
+    deadline = time.monotonic() + STOP_WAIT_S
+    try:
+        for p in procs:
+            p.wait(timeout=max(0.1, deadline - time.monotonic()))
+    except (KeyboardInterrupt, subprocess.TimeoutExpired):
+        for p in procs:
+            if p.poll() is None:
+                p.terminate()
+        for p in procs:
+            p.wait()
+
+
+def _load_stats(w: WorkerStats, path: Path) -> None:
+    try:
+        d = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return  # the worker died before writing them
+    w.max_rss_mb, w.cuda_peak_mb = d["max_rss_mb"], d["cuda_peak_mb"]
+
+
+# ---- worker side ---------------------------------------------------------------------------
+
+
+def _work(a: SearchArgs) -> torch.device:
+    """One worker: run_search() minus the front, which the parent writes once at the end."""
+    device = validate(a)
+    data = load_data(a, device)
+    work(a, prepare_study(a, data), data)
+    return device
+
+
+def _worker_main(argv: list[str]) -> int:
+    from search.training.data import DataError
+    from space import BudgetError, ConfigError
+
+    ap = argparse.ArgumentParser(prog="nas-mnist search worker")
+    ap.add_argument("--stats", type=Path, required=True)
+    ap.add_argument("spec", help="SearchArgs as JSON")
+    ns = ap.parse_args(argv)
+    spec = json.loads(ns.spec)
+    a = SearchArgs(**{**spec, "study_dir": Path(spec["study_dir"])})
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    rc, device = 0, torch.device("cpu")
+    try:
+        device = _work(a)
+    except (UserError, DataError, BudgetError, ConfigError) as e:
+        print(f"error: {e}", flush=True)
+        rc = 2
+    except SystemExit as e:  # _loop's exit after Ctrl-C
+        rc = e.code if isinstance(e.code, int) else 1
+    except KeyboardInterrupt:  # Ctrl-C before the trial loop began
+        rc = 130
+    finally:
+        cuda = torch.cuda.max_memory_allocated(device) if device.type == "cuda" else float("nan")
+        out = {"max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+               "cuda_peak_mb": cuda / 2**20}
+        tmp = ns.stats.with_suffix(".tmp")
+        tmp.write_text(json.dumps(out))
+        tmp.replace(ns.stats)
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(_worker_main(sys.argv[1:]))

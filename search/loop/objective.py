@@ -1,0 +1,171 @@
+"""The Optuna objective: sample a candidate, train it, prune it, keep what made the result.
+
+Everything that touches the trial is here; the trainer gets only a per-epoch callback. Faults stay
+inside their trial: a non-finite loss (a diverging learning rate) ends it PRUNED with
+``stop_reason``; CUDA out-of-memory and any other error end it FAIL with ``fail_reason``, after the
+trial's memory is released, and the study goes on.
+"""
+
+from __future__ import annotations
+
+import functools
+import gc
+import json
+import math
+import platform
+import tempfile
+from dataclasses import dataclass, replace
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import optuna
+import torch
+from optuna.artifacts import upload_artifact
+from optuna.trial import TrialState
+
+from search.loop.interrupt import interruptible
+from search.loop.pruner import ParetoPruner
+from search.training.data import MnistData
+from search.training.train import EpochStats, train
+from space import REFERENCES, Candidate, build, count_params, describe, sample
+
+__all__ = ["INTERRUPTED", "SURPLUS", "Objective", "Surplus", "TrialFault", "versions"]
+
+INTERRUPTED = "interrupted (Ctrl-C); queued again for the next run"
+SURPLUS = "surplus: the study had reached its target"
+# Cross-entropy over 10 classes starts near ln 10 = 2.3; a mean epoch loss beyond this means the
+# learning rate blew the weights up (BatchNorm can keep such a run finite but useless).
+DIVERGED_LOSS = 100.0
+
+
+class Surplus(Exception):
+    """This trial was asked for after the study reached its target (concurrent workers)."""
+
+
+class TrialFault(Exception):
+    """A trial failed for a reason already recorded in its ``fail_reason`` user attr."""
+
+
+def _one_line(e: BaseException) -> str:
+    text = " ".join(str(e).split())  # CUDA messages span lines; a user attr should not
+    return f"{type(e).__name__}: {text}"[:500]
+
+
+@functools.cache  # per process: package versions don't change between trials
+def versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for pkg in ("nas-mnist", "torch", "torchvision", "optuna"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            out[pkg] = "unknown"
+    return out
+
+
+@dataclass
+class Objective:
+    budget: int  # params
+    epochs: int  # per trial
+    seed: int  # study seed; trial k trains with seed + k
+    data: MnistData
+    target: int  # finished (complete + pruned) trials the study should end with
+    pruner: ParetoPruner
+    store: Any = None  # optuna artifact store for weights, or None
+    progress: bool = False  # epoch bar
+    last_number: int | None = None  # number of the trial this process ran last
+
+    def __call__(self, trial: optuna.Trial) -> tuple[float, int]:
+        self.last_number = trial.number
+        try:
+            return self._run(trial)
+        except (optuna.TrialPruned, Surplus, TrialFault):
+            raise  # their reason is already in the trial's user attrs
+        except KeyboardInterrupt:
+            # without safe_interrupts Ctrl-C may land inside a storage write: drop that half-done
+            # transaction (and the SQLite lock it holds, which would stall the heartbeat thread)
+            trial.study._storage.remove_session()
+            trial.set_user_attr("fail_reason", INTERRUPTED)
+            raise
+        except Exception as e:
+            trial.set_user_attr("fail_reason", _one_line(e))
+            raise
+
+    @interruptible  # Ctrl-C lands here at once; __call__ records it (search.loop.interrupt)
+    def _run(self, trial: optuna.Trial) -> tuple[float, int]:
+        self._check_surplus(trial)
+        ref = trial.user_attrs.get("reference")
+        if ref:  # warm start: a reference net with its own recipe, at the study's epochs
+            cand = REFERENCES[ref]
+            cand = replace(cand, train=replace(cand.train, epochs=self.epochs))
+        else:
+            cand = sample(trial, self.budget, self.epochs)
+        n = count_params(cand.net)
+        seed = self.seed + trial.number
+        attrs = {
+            "config": cand.to_dict(), "params": n, "arch": describe(cand.net), "seed": seed,
+            "epochs": self.epochs, "device": str(self.data.device), "versions": versions(),
+            "val_acc": [], "val_loss": [], "epoch_s": [],
+        }
+        for k, v in attrs.items():
+            trial.set_user_attr(k, v)
+        curve: dict[str, list[Any]] = {"val_acc": [], "val_loss": [], "epoch_s": []}  # NaN->None
+
+        def on_epoch(s: EpochStats) -> str | None:
+            curve["val_acc"].append(round(100 * s.val_acc, 4))
+            curve["val_loss"].append(s.val_loss if math.isfinite(s.val_loss) else None)
+            curve["epoch_s"].append(round(s.seconds, 3))
+            for k, v in curve.items():
+                trial.set_user_attr(k, v)
+            if s.train_loss > DIVERGED_LOSS:  # (train() itself stops on a non-finite loss)
+                return f"diverged: training loss {s.train_loss:.3g} at epoch {s.epoch}"
+            return self.pruner.check(trial.study, trial.number, n, curve["val_acc"], self.epochs)
+
+        torch.manual_seed(seed)  # initial weights depend on the trial's seed alone (retrainable)
+        model = build(cand.net)
+        oom = None
+        try:
+            hist = train(model, cand.train, self.data, seed=seed, on_epoch=on_epoch,
+                         progress=self.progress)
+        except torch.cuda.OutOfMemoryError as e:
+            oom = _one_line(e)  # handled below, once the traceback (and its tensors) is gone
+        if oom is not None:
+            del model
+            gc.collect()
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+            trial.set_user_attr("fail_reason", f"CUDA out of memory: {oom}")
+            raise TrialFault(f"CUDA out of memory in trial {trial.number}")
+        if hist.stopped:
+            trial.set_user_attr("stop_reason", hist.stopped)
+            raise optuna.TrialPruned(hist.stopped)
+        acc = curve["val_acc"][-1]
+        if not math.isfinite(acc):
+            trial.set_user_attr("stop_reason", "non-finite validation accuracy")
+            raise optuna.TrialPruned("non-finite validation accuracy")
+        if self.store is not None:
+            self._save(trial, model, cand)
+        return acc, n
+
+    def _check_surplus(self, trial: optuna.Trial) -> None:
+        # With several workers, two may ask for a trial at once near the end; trial numbers are
+        # handed out in order, so the later one sees the earlier and stands down. WAITING counts:
+        # a queued trial with a lower number (a retry, a reference) is popped before any new one.
+        states = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)
+        before = [t for t in trial.study.get_trials(deepcopy=False, states=states)
+                  if t.number < trial.number]
+        if len(before) >= self.target:
+            trial.set_user_attr("fail_reason", SURPLUS)
+            raise Surplus(f"trial {trial.number} not needed: target {self.target} reached")
+
+    def _save(self, trial: optuna.Trial, model: torch.nn.Module, cand: Candidate) -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            w = Path(tmp) / f"trial_{trial.number}.pt"
+            torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, w)
+            c = Path(tmp) / f"trial_{trial.number}.json"
+            c.write_text(json.dumps(cand.to_dict(), indent=2))
+            for key, path, mime in (("weights", w, "application/octet-stream"),
+                                    ("config_file", c, "application/json")):
+                aid = upload_artifact(artifact_store=self.store, file_path=str(path),
+                                      study_or_trial=trial, mimetype=mime)
+                trial.set_user_attr(f"{key}_artifact", aid)

@@ -1,0 +1,286 @@
+"""`nas-mnist search`: prepare a shared, resumable study, then run one worker's loop over trials.
+
+``--n-trials`` is the study's total target of finished (complete + pruned) trials, over all runs
+and workers: rerunning the same command after a crash or Ctrl-C tops the study up to it, and a
+worker that finds the remaining trials running elsewhere waits for them (taking one over if its
+worker dies) instead of starting extra ones.
+
+``prepare_study`` validates everything and opens/creates the study (nothing is written before
+validation passes); ``work`` is one worker's loop; ``run_search`` is both plus the front.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import optuna
+import torch
+from optuna.storages import fail_stale_trials
+from optuna.trial import TrialState
+from tqdm.auto import tqdm
+
+from search.errors import UserError
+from search.loop.interrupt import safe_interrupts
+from search.loop.objective import INTERRUPTED, SURPLUS, Objective
+from search.loop.pruner import ParetoPruner
+from search.results.outputs import save_front
+from search.results.pareto import front_trials
+from search.store.study import (
+    StudyPaths,
+    check_study_name,
+    check_writable,
+    default_storage,
+    open_storage,
+    open_study,
+    redact,
+    requeue,
+)
+from search.training.data import MnistData, load_mnist
+from search.training.device import resolve_device
+from space import REFERENCES, count_params, smallest_budget
+
+__all__ = [
+    "SearchArgs", "enqueue_references", "load_data", "n_finished", "prepare_study",
+    "run_search", "validate", "work",
+]
+
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+MAX_FAILS_IN_A_ROW = 3  # trials; a systematic error should stop the run, not burn the budget
+MAX_POLL_S = 5  # seconds between looks at the study while waiting for other workers' trials
+
+
+@dataclass
+class SearchArgs:
+    budget: int = 10_000  # params
+    n_trials: int = 100  # study total of finished trials
+    timeout: float | None = None  # seconds for this run; no new trial starts after it
+    epochs: int = 15
+    study_name: str | None = None  # default b<budget>
+    storage: str | None = None  # default sqlite:///<study_dir>/<name>.db
+    study_dir: Path = Path("studies")
+    data_dir: str | None = None
+    device: str = "auto"
+    seed: int = 0
+    val_size: int = 10_000  # images carved from the 60k training set
+    train_subset: int | None = None  # train on the first N training images only (quick runs)
+    references: bool = True  # warm start with the reference nets that fit the budget
+    prune: bool = True
+    quiet: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.study_name or f"b{self.budget}"
+
+    @property
+    def paths(self) -> StudyPaths:
+        return StudyPaths(Path(self.study_dir) / self.name)
+
+    @property
+    def storage_url(self) -> str:
+        return self.storage or default_storage(Path(self.study_dir), self.name)
+
+    def settings(self) -> dict[str, object]:
+        """What a resumed study must agree on (anything else may change between runs)."""
+        return {"budget": self.budget, "epochs": self.epochs, "val_size": self.val_size,
+                "seed": self.seed, "train_subset": self.train_subset}
+
+
+
+
+def n_finished(study: optuna.Study) -> int:
+    return len(study.get_trials(deepcopy=False, states=FINISHED))
+
+
+def enqueue_references(study: optuna.Study, budget: int) -> list[str]:
+    """Queue the reference nets within `budget` as a new study's first trials."""
+    names = [n for n, c in REFERENCES.items() if count_params(c.net) <= budget]
+    for n in names:
+        study.enqueue_trial({}, user_attrs={"reference": n})
+    return names
+
+
+def validate(a: SearchArgs) -> torch.device:
+    """Refuse bad settings before anything is written; returns the training device."""
+    if a.budget < smallest_budget():
+        raise UserError(
+            f"--budget {a.budget} is below the smallest net of the space "
+            f"({smallest_budget()} params)"
+        )
+    if a.epochs < 1:
+        raise UserError(f"--epochs must be >= 1, got {a.epochs}")
+    if a.n_trials < 1:
+        raise UserError(f"--n-trials must be >= 1, got {a.n_trials}")
+    if not 0 < a.val_size < 60_000:
+        raise UserError(f"--val-size must be in (0, 60000), got {a.val_size}")
+    if a.train_subset is not None and a.train_subset < 1:
+        raise UserError(f"--train-subset must be >= 1, got {a.train_subset}")
+    if a.timeout is not None and not a.timeout > 0:
+        raise UserError(f"--timeout must be > 0 seconds, got {a.timeout}")
+    check_study_name(a.name)
+    device = resolve_device(a.device)
+    check_writable(Path(a.study_dir))
+    return device
+
+
+def load_data(a: SearchArgs, device: torch.device) -> MnistData:
+    return load_mnist(a.data_dir, device=device, val_size=a.val_size, subset=a.train_subset)
+
+
+def prepare_study(a: SearchArgs, data: MnistData | None = None) -> optuna.Study:
+    """Validate, open the storage, create or load the study; a new study gets the references once.
+
+    Safe to call from every worker at once. Without `data`, MNIST is loaded once on the CPU just
+    to prove it is there before the storage is touched.
+    """
+    validate(a)
+    if data is None:
+        load_data(a, torch.device("cpu"))
+    storage = open_storage(a.storage_url)
+
+    def on_create(study: optuna.Study) -> None:
+        if a.references:
+            enqueue_references(study, a.budget)
+
+    return open_study(storage, a.name, seed=a.seed, settings=a.settings(), on_create=on_create)
+
+
+def work(a: SearchArgs, study: optuna.Study, data: MnistData | None = None) -> None:
+    """One worker: run trials until the study holds `a.n_trials` finished ones (or the timeout)."""
+    device = validate(a)
+    if data is None:
+        data = load_data(a, device)
+    pruner = ParetoPruner() if a.prune else ParetoPruner(warmup_trials=10**9)
+    obj = Objective(
+        budget=a.budget, epochs=a.epochs, seed=a.seed, data=data, target=a.n_trials,
+        pruner=pruner, store=a.paths.artifact_store(), progress=not a.quiet,
+    )
+    with safe_interrupts():
+        _loop(study, obj, a)
+
+
+def run_search(a: SearchArgs, data: MnistData | None = None) -> optuna.Study:
+    device = validate(a)
+    if data is None:
+        data = load_data(a, device)
+    study = prepare_study(a, data)
+    work(a, study, data)
+    df = save_front(study, a.paths, a.budget)
+    print(f"\nPareto front of study {a.name!r} ({len(df)} trials) -> {a.paths.pareto_csv}")
+    if len(df):
+        print(df.drop(columns=["lr", "schedule"]).to_string(index=False))
+    return study
+
+
+
+
+def _say(a: SearchArgs, msg: str) -> None:
+    if a.quiet:
+        print(msg, flush=True)
+    else:
+        tqdm.write(msg)
+
+
+def _loop(study: optuna.Study, obj: Objective, a: SearchArgs) -> None:
+    start, fails, waiting = time.monotonic(), 0, False
+    bar = tqdm(total=a.n_trials, initial=min(n_finished(study), a.n_trials),
+               desc=f"study {a.name}", unit="trial", disable=a.quiet, dynamic_ncols=True)
+    level = optuna.logging.get_verbosity()
+    # Optuna logs each failed trial with its traceback; our own line per trial says why instead.
+    optuna.logging.set_verbosity(max(level, optuna.logging.ERROR))
+    try:
+        while (done := n_finished(study)) < a.n_trials:
+            if a.timeout is not None and time.monotonic() - start > a.timeout:
+                break
+            running = len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
+            if done + running >= a.n_trials:
+                if not _wait_for_others(study, a, running, waiting):
+                    break
+                waiting = True
+                continue
+            waiting = False
+            try:
+                study.optimize(obj, n_trials=1, catch=(Exception,))
+            except optuna.exceptions.UpdateFinishedTrialError:
+                # our trial went silent past the grace period (a stalled host) and another
+                # worker declared it dead and queued it again: drop our result, go on
+                _say(a, f"trial {obj.last_number} was taken over by another worker")
+            last = _trial(study, obj.last_number)
+            reason = last.user_attrs.get("fail_reason", "") if last is not None else ""
+            if last is not None and last.state == TrialState.FAIL and reason != SURPLUS:
+                fails += 1
+                if fails >= MAX_FAILS_IN_A_ROW:
+                    raise UserError(f"{fails} trials in a row failed; last: {reason}")
+            else:
+                fails = 0
+            front = front_trials(study)
+            best = max((t.values[0] for t in front), default=float("nan"))
+            bar.n = min(n_finished(study), a.n_trials)
+            bar.set_postfix(front=len(front), best=f"{best:.2f}%")
+            if last is not None and (a.quiet or last.state == TrialState.FAIL):
+                _say(a, _describe(last))
+    except KeyboardInterrupt:
+        bar.close()
+        try:
+            study._storage.remove_session()  # a write Ctrl-C cut short: roll it back first
+            try:
+                note = _settle_interrupted(study, obj.last_number)
+            except Exception:  # the storage is unwell; heartbeats will clean up after us
+                note = ""
+            print(f"\ninterrupted: {note}{n_finished(study)} of {a.n_trials} trials finished. "
+                  f"Rerun the same command to resume study {a.name!r} "
+                  f"({redact(a.storage_url)}).", file=sys.stderr, flush=True)
+        except KeyboardInterrupt:
+            pass  # a second Ctrl-C: leave at once; heartbeats clean up after us
+        raise SystemExit(130) from None
+    finally:
+        optuna.logging.set_verbosity(level)
+        bar.close()
+
+
+def _wait_for_others(study: optuna.Study, a: SearchArgs, running: int, waiting: bool) -> bool:
+    """The rest of the target is running in other workers: wait a moment, in case one of them
+    died (its trial turns FAIL after the grace period and is queued again, for us to run).
+    False where that can never happen (a storage without heartbeats)."""
+    interval = getattr(study._storage, "get_heartbeat_interval", lambda: None)()
+    if interval is None:
+        return False
+    if not waiting:
+        _say(a, f"waiting for {running} trial(s) running in other workers")
+    time.sleep(min(interval, MAX_POLL_S))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        fail_stale_trials(study)
+    return True
+
+
+def _describe(t: optuna.trial.FrozenTrial) -> str:
+    why = t.user_attrs.get("fail_reason") or t.user_attrs.get("stop_reason")
+    acc = t.values[0] if t.values else None
+    return (f"trial {t.number} {t.state.name.lower()} params={t.user_attrs.get('params')} "
+            f"val_acc={acc}" + (f" ({why})" if why else ""))
+
+
+def _settle_interrupted(study: optuna.Study, number: int | None) -> str:
+    """Mark the trial this worker was running FAIL (if Ctrl-C landed outside the objective) and
+    queue it again, so that the next run starts with it."""
+    t = _trial(study, number)
+    if t is None:
+        return ""
+    if t.state == TrialState.RUNNING:
+        study._storage.set_trial_user_attr(t._trial_id, "fail_reason", INTERRUPTED)
+        study.tell(t.number, state=TrialState.FAIL)
+        t = _trial(study, number)
+    if t is None or t.state != TrialState.FAIL or t.user_attrs.get("fail_reason") != INTERRUPTED:
+        return ""
+    requeue(study, t)
+    return f"trial {t.number} marked FAIL and queued again; "
+
+
+def _trial(study: optuna.Study, number: int | None) -> optuna.trial.FrozenTrial | None:
+    if number is None:
+        return None
+    return next((t for t in study.get_trials(deepcopy=False) if t.number == number), None)

@@ -1,0 +1,146 @@
+"""`studies/<name>/report.md`: the front as a markdown table beside the hand-tuned references.
+
+Written by every `nas-mnist pareto` (test columns filled once `pareto --evaluate` has run). The
+table is written by hand: pandas' ``to_markdown`` needs ``tabulate``, which is not a dependency,
+and the table is a dozen rows of formatted strings.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import optuna
+from optuna.trial import TrialState
+
+from search.results.pareto import front_trials
+from space import REFERENCES, REPORTED, count_params, describe
+
+__all__ = ["PROTOCOL", "report_markdown", "write_report"]
+
+PROTOCOL = (
+    "Every choice of the search (sampler, pruning, the Pareto front) used validation accuracy on "
+    "images held out of the 60k training set; the 10k test set was read only by the evaluation "
+    "step (`pareto --evaluate` or `search --evaluate`), after the search loop, at the final epoch "
+    "of each run, and no model or epoch was ever picked on it."
+)
+REPORTED_LABEL = "reported, best epoch picked on test"
+HEADER = ("net", "params", "val acc %", "test acc %", "test mean ± sd %", "epochs", "architecture")
+
+
+def _cell(x: object) -> str:
+    # a '|' inside a cell would end it: the one-line architectures separate stages with '|'
+    return str(x).replace("|", "\\|")
+
+
+NA = "-"  # an empty cell
+
+
+def _n(k: object, what: str) -> str:
+    return f"{k} {what}" + ("" if k == 1 else "s")
+
+
+def _fmt(x: float | None) -> str:
+    return NA if x is None else f"{x:.2f}"
+
+
+def _mean_sd(a: dict) -> str:
+    if a.get("test_mean") is None:
+        return NA
+    n = len(a.get("test_runs", []))
+    if a.get("test_sd") is None:
+        return f"{a['test_mean']:.2f} ({n} run)"
+    return f"{a['test_mean']:.2f} ± {a['test_sd']:.2f} (n={n})"
+
+
+def _rows(study: optuna.Study, budget: int | None) -> list[tuple[int, list[str]]]:
+    rows = []
+    for t in front_trials(study):
+        a = t.user_attrs
+        ref = a.get("reference")
+        name = f"trial {t.number}" + (f" ({ref}, reference)" if ref else "")
+        rows.append((int(t.values[1]), [
+            name, f"{int(t.values[1]):,}", _fmt(t.values[0]), _fmt(a.get("test_acc")), _mean_sd(a),
+            str(len(a.get("val_acc", []))), a.get("arch", ""),
+        ]))
+    for ref, cand in REFERENCES.items():
+        n = count_params(cand.net)
+        label = REPORTED_LABEL + ("; above budget" if budget is not None and n > budget else "")
+        rows.append((n, [
+            f"{ref} ({label})", f"{n:,}", NA, f"{REPORTED[ref]:.2f}", NA,
+            str(cand.train.epochs), describe(cand.net),
+        ]))
+    return sorted(rows, key=lambda r: r[0])
+
+
+def _table(rows: list[list[str]]) -> list[str]:
+    right = {1, 2, 3, 5}  # numeric columns
+    lines = ["| " + " | ".join(HEADER) + " |",
+             "|" + "|".join("---:" if i in right else "---" for i in range(len(HEADER))) + "|"]
+    lines += ["| " + " | ".join(_cell(c) for c in r) + " |" for r in rows]
+    return lines
+
+
+def report_markdown(study: optuna.Study) -> str:
+    s = study.user_attrs.get("settings", {})
+    budget = s.get("budget")
+    trials = study.get_trials(deepcopy=False)
+    states = Counter(t.state for t in trials)
+    front = front_trials(study)
+    evaluated = [t.user_attrs for t in front if "test_acc" in t.user_attrs
+                 or "test_mean" in t.user_attrs]
+    subset = s.get("train_subset")
+    unknown = "- settings: unknown (not a nas-mnist study?)"
+    lines = [
+        f"# Study `{study.study_name}`: Pareto front",
+        "",
+        f"- budget: {budget:,} parameters; {_n(s.get('epochs'), 'epoch')} per trial; study seed "
+        f"{s.get('seed')}" if budget is not None else unknown,
+        f"- validation: {s.get('val_size', 0):,} images held out of the 60k training set; training "
+        + (f"on the first {subset:,} of the rest" if subset else "on the rest"),
+        f"- trials: {len(trials)} ({states[TrialState.COMPLETE]} complete, "
+        f"{states[TrialState.PRUNED]} pruned, {states[TrialState.FAIL]} failed"
+        + (f", {states[TrialState.RUNNING]} running" if states[TrialState.RUNNING] else "")
+        + f"); {len(front)} on the front",
+        f"- protocol: {PROTOCOL}",
+    ]
+    if not evaluated:
+        lines.append("- test columns: not evaluated yet (run `nas-mnist pareto --study "
+                     f"{study.study_name} --evaluate`)")
+    else:
+        lines.append("- test acc: each front member's stored weights (trained on the search's "
+                     "train split), scored once")
+        rs = next((a for a in evaluated if "test_seeds" in a), None)
+        if rs is not None:
+            seeds = rs["test_seeds"]
+            lines.append(
+                f"- test mean ± sd: retrained from seeds {', '.join(map(str, seeds))} on "
+                f"{rs.get('test_train_images', 60000):,} training images (no validation split) "
+                f"for {_n(rs.get('test_epochs'), 'epoch')}, own recipe; sample sd"
+            )
+    on_front = {t.number for t in front}
+    for t in trials:
+        ref = t.user_attrs.get("reference")
+        if ref and t.state == TrialState.COMPLETE:
+            where = "on the front" if t.number in on_front else "not on the front"
+            ep = _n(len(t.user_attrs.get("val_acc", [])), "epoch")
+            lines.append(f"- reference {ref} ran in this study as trial {t.number}: val acc "
+                         f"{t.values[0]:.2f}% after {ep}, {where}")
+        elif ref:
+            lines.append(f"- reference {ref} ran in this study as trial {t.number}: "
+                         f"{t.state.name.lower()}")
+    lines += [
+        f"- reference rows ({REPORTED_LABEL}): the test accuracy the hand-tuned notebooks "
+        "reported, optimistic because the epoch was chosen on the test set itself",
+        "",
+    ]
+    lines += _table([r for _, r in _rows(study, budget)])
+    return "\n".join(lines) + "\n"
+
+
+def write_report(study: optuna.Study, path: Path) -> None:
+    """Write the report atomically (a reader never sees half a file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".md.tmp")
+    tmp.write_text(report_markdown(study))
+    tmp.replace(path)

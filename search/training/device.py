@@ -1,0 +1,24 @@
+"""Which torch device a command trains on: ``auto`` (CUDA when there is one), cpu, cuda, cuda:N."""
+
+from __future__ import annotations
+
+import torch
+
+from search.errors import UserError
+
+__all__ = ["resolve_device"]
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise UserError(f"unknown device {name!r}: use auto, cpu, cuda or cuda:N") from None
+    if dev.type == "cuda":
+        idx = dev.index or 0
+        if not torch.cuda.is_available() or idx >= torch.cuda.device_count():
+            raise UserError(f"device {name!r} is not available on this machine")
+    elif dev.type != "cpu":
+        raise UserError(f"unsupported device {name!r}: use auto, cpu, cuda or cuda:N")
+    return dev

@@ -1,0 +1,130 @@
+"""`nas-mnist bench` (search.bench.speed) and the trainer's speed paths it measures."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from search.bench.speed import PLANS, bench_nets, same_work, trainer_rates
+from search.cli import main
+from search.training import train as trainer
+from search.training.data import MnistData, augment, batches, load_mnist, normalize
+from search.training.train import evaluate, train
+from space import count_params
+from space.recipe import TrainConfig
+
+
+@pytest.fixture(scope="module")
+def small(mnist_root: Path) -> MnistData:
+    return load_mnist(mnist_root, val_size=300, subset=600, download=False)
+
+
+def _cells(out: str, net: str) -> list[str]:
+    line = next(ln for ln in out.splitlines() if ln.split()[:1] == [net])
+    return line.split()
+
+
+def test_bench_quick_on_cpu(mnist_root: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["bench", "--quick", "--device", "cpu", "--data-dir", str(mnist_root)]) == 0
+    out = capsys.readouterr().out
+    assert "nas-mnist bench on cpu" in out and "training throughput" in out
+    for net in ("ref10224", "d4959"):
+        _, params, _threads, nb, ours, ratio = _cells(out, net)
+        assert int(params) == count_params(bench_nets()[net])
+        assert int(nb) > 0 and int(ours) > 0 and float(ratio) > 0
+    plan = PLANS[("cpu", True)]
+    rows = re.findall(r"^\s+(\d+)\s+(\d+)\s+(\d+)\s+[\d.]+\s+(\d+)\s+(\d+)\s+([\d.]+)\s+(\d+)",
+                      out, flags=re.M)
+    assert [int(r[0]) for r in rows] == [1, plan.jobs]  # concurrent workers
+    for _, trials, epochs, per_h, epochs_h, _speedup, rss in rows:
+        assert int(trials) == plan.trials and int(epochs) == plan.trials * plan.epochs
+        assert int(per_h) > 0 and int(epochs_h) > 0 and 50 < int(rss) < 20_000
+    assert "trainer vs notebook, ref10224" in out
+
+
+def test_bench_bad_threads(capsys: pytest.CaptureFixture) -> None:
+    assert main(["bench", "--device", "cpu", "--threads", "0,x"]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_nets_and_same_work() -> None:
+    sizes = {n: count_params(c) for n, c in bench_nets().items()}
+    assert sizes == {"ref10224": 10224, "d4959": 4959}
+    hp = same_work(TrainConfig(optimizer="adamw", batch_size=512, schedule="onecycle"))
+    assert (hp.optimizer, hp.batch_size, hp.schedule, hp.rotate, hp.epochs) == (
+        "sgd", 128, "none", 7.0, 1)
+
+
+def test_trainer_rates(small: MnistData) -> None:
+    plan = replace(PLANS[("cpu", True)], steps=2, reps=3)
+    rates, first = trainer_rates(bench_nets()["d4959"], small, plan)
+    assert len(rates) == 3 and all(r > 0 for r in rates) and first > 0
+
+
+def _net() -> nn.Module:
+    torch.manual_seed(0)  # BN but no dropout: memory format must not change the numbers
+    return nn.Sequential(nn.Conv2d(1, 6, 3), nn.BatchNorm2d(6), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Conv2d(6, 10, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+
+
+def test_channels_last_trains_the_same(small: MnistData, monkeypatch: pytest.MonkeyPatch) -> None:
+    hp = TrainConfig(epochs=1, batch_size=100, rotate=7.0, translate=0.1)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 1)  # NHWC is used single-threaded
+    runs = {}
+    for cl in (False, True):
+        monkeypatch.setattr(trainer, "CHANNELS_LAST", cl)
+        model = _net()
+        runs[cl] = (train(model, hp, small, seed=3).epochs[0], model)
+    (a, ma), (b, mb) = runs[False], runs[True]
+    assert math.isclose(a.train_loss, b.train_loss, rel_tol=1e-4)
+    assert math.isclose(a.val_loss, b.val_loss, rel_tol=1e-3) and abs(a.val_acc - b.val_acc) < 0.01
+    for p, q in zip(ma.parameters(), mb.parameters(), strict=True):
+        assert torch.allclose(p, q, atol=1e-4)
+    assert evaluate(mb, small.val) == pytest.approx(evaluate(ma, small.val), rel=1e-3)
+
+
+def test_compile_failure_falls_back_to_eager(small: MnistData,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    class Broken(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            raise RuntimeError("no C++ compiler")
+
+    monkeypatch.setattr(trainer, "COMPILE", True)
+    monkeypatch.setattr(torch, "compile", lambda model, **kw: Broken())
+    with pytest.warns(RuntimeWarning, match="torch.compile failed"):
+        h = train(_net(), TrainConfig(epochs=1, batch_size=128), small)
+    assert len(h.epochs) == 1 and math.isfinite(h.epochs[0].train_loss)
+
+
+def test_augment_keeps_labels_and_statistics(small: MnistData) -> None:
+    g = torch.Generator().manual_seed(0)
+    seen = 0
+    for xb, yb in batches(small.train, 128, shuffle=True, generator=g):
+        # each shuffled image still carries its own label
+        idx = [int((small.train.x == x).flatten(1).all(1).nonzero()[0]) for x in xb[:4]]
+        assert torch.equal(small.train.y[idx], yb[:4])
+        x = normalize(xb)
+        assert augment(x, rotate=0, translate=0) is x
+        near = augment(x, rotate=1e-4, translate=0, generator=g)  # ~identity warp
+        assert torch.allclose(near, x, atol=1e-3)
+        y = augment(x, rotate=7, translate=0.05, generator=g)
+        lo, hi = normalize(torch.tensor([[0, 255]], dtype=torch.uint8)).flatten().tolist()
+        assert y.min() >= lo - 1e-5 and y.max() <= hi + 1e-5
+        assert abs(y.mean().item() - x.mean().item()) < 0.1  # ink is moved, not made
+        seen += len(yb)
+    assert seen == len(small.train)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_trainer_rates_on_cuda(mnist_root: Path) -> None:
+    gpu = load_mnist(mnist_root, val_size=300, subset=2000, device="cuda", download=False)
+    plan = replace(PLANS[("cuda", True)], steps=5, reps=2)
+    for compile in (False, True):
+        rates, first = trainer_rates(bench_nets()["ref10224"], gpu, plan, compile=compile)
+        assert len(rates) == 2 and min(rates) > 0 and first > 0
