@@ -37,6 +37,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="train on the first N training images only (quick trial runs)")
     p.add_argument("--no-references", dest="references", action="store_false",
                    help="do not start a new study with the reference networks")
+    p.add_argument("--sampler", choices=("tpe", "random"), default=d.sampler,
+                   help=f"how trials are drawn (default {d.sampler}; random: plain random search)")
     p.add_argument("--no-prune", dest="prune", action="store_false", help="train every trial fully")
     p.add_argument("--quiet", action="store_true", help="log lines instead of progress bars")
     p.add_argument("--jobs", type=positive_int,

@@ -67,7 +67,8 @@ class SearchArgs:
     seed: int = 0
     val_size: int = 10_000  # images carved from the 60k training set
     train_subset: int | None = None  # train on the first N training images only (quick runs)
-    references: bool = True  # warm start with the reference nets that fit the budget
+    references: bool = True  # warm starts: scaled reference topologies + references that fit
+    sampler: str = "tpe"  # tpe | random (random: the baseline of `bench --front`)
     prune: bool = True
     quiet: bool = False
 
@@ -86,7 +87,7 @@ class SearchArgs:
     def settings(self) -> dict[str, object]:
         """What a resumed study must agree on (anything else may change between runs)."""
         return {"budget": self.budget, "epochs": self.epochs, "val_size": self.val_size,
-                "seed": self.seed, "train_subset": self.train_subset}
+                "seed": self.seed, "train_subset": self.train_subset, "sampler": self.sampler}
 
 
 
@@ -145,7 +146,8 @@ def prepare_study(a: SearchArgs, data: MnistData | None = None) -> optuna.Study:
         if a.references:
             enqueue_references(study, a.budget)
 
-    return open_study(storage, a.name, seed=a.seed, settings=a.settings(), on_create=on_create)
+    return open_study(storage, a.name, seed=a.seed, settings=a.settings(),
+                      sampler_kind=a.sampler, on_create=on_create)
 
 
 def work(a: SearchArgs, study: optuna.Study, data: MnistData | None = None) -> None:

@@ -33,8 +33,18 @@ from search.store.heartbeat import (
 from search.store.init_lock import folder_lock, pg_init_lock
 
 __all__ = [
-    "StudyPaths", "check_study_name", "check_writable", "default_storage", "heartbeat_settings",
-    "load_study", "make_sampler", "open_storage", "open_study", "redact", "requeue",
+    "SAMPLERS",
+    "StudyPaths",
+    "check_study_name",
+    "check_writable",
+    "default_storage",
+    "heartbeat_settings",
+    "load_study",
+    "make_sampler",
+    "open_storage",
+    "open_study",
+    "redact",
+    "requeue",
     "sqlalchemy_url",
 ]
 
@@ -186,7 +196,25 @@ class _TrialSeededTPE(optuna.samplers.TPESampler):
         super().before_trial(study, trial)
 
 
-def make_sampler(seed: int) -> optuna.samplers.BaseSampler:
+class _TrialSeededRandom(optuna.samplers.RandomSampler):
+    """Random search with per-trial seeds, for the same reason as _TrialSeededTPE."""
+
+    def __init__(self, seed: int) -> None:
+        super().__init__(seed=seed)
+        self._base_seed = seed
+
+    def before_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        try:
+            self._rng.rng.seed([self._base_seed % 2**32, trial.number, 1])
+        except AttributeError:
+            self.reseed_rng()
+        super().before_trial(study, trial)
+
+
+SAMPLERS = ("tpe", "random")  # --sampler choices; random is the baseline of `bench --front`
+
+
+def make_sampler(seed: int, kind: str = "tpe") -> optuna.samplers.BaseSampler:
     """The study's sampler: TPE, multivariate over grouped params, constant liar for concurrent
     workers, 10 random start-up trials, draws seeded per trial. Kept after
     search.bench.sampler_bench (README, "Sampler choice"): front hypervolume within seed noise of
@@ -194,13 +222,17 @@ def make_sampler(seed: int) -> optuna.samplers.BaseSampler:
     learn."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        if kind == "random":
+            return _TrialSeededRandom(seed)
+        if kind != "tpe":
+            raise UserError(f"unknown sampler {kind!r}: use {' or '.join(SAMPLERS)}")
         return _TrialSeededTPE(seed, multivariate=True, group=True, constant_liar=True,
                                n_startup_trials=10)
 
 
 def open_study(
     storage: optuna.storages.BaseStorage, name: str, *, seed: int, settings: dict[str, Any],
-    on_create: Callable[[optuna.Study], object] | None = None,
+    sampler_kind: str = "tpe", on_create: Callable[[optuna.Study], object] | None = None,
 ) -> optuna.Study:
     """Create or resume study `name`; `settings` must match what it was created with.
 
@@ -209,7 +241,7 @@ def open_study(
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        sampler = make_sampler(seed)
+        sampler = make_sampler(seed, sampler_kind)
         try:
             dirs = [optuna.study.StudyDirection[d.upper()] for d in DIRECTIONS]
             storage.create_new_study(dirs, name)
@@ -223,7 +255,9 @@ def open_study(
     if old is None:
         study.set_user_attr("settings", settings)
     else:
-        diff = [f"{k} {old.get(k)} (not {v})" for k, v in settings.items() if old.get(k) != v]
+        # a key missing from an old study is a setting added since; it had the default then
+        diff = [f"{k} {old.get(k)} (not {v})" for k, v in settings.items()
+                if k in old and old[k] != v]
         if diff:
             raise UserError(f"study {name!r} was created with " + ", ".join(diff))
     if created and on_create is not None:
