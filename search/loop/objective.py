@@ -26,6 +26,7 @@ from optuna.trial import TrialState
 
 from search.loop.interrupt import interruptible
 from search.loop.pruner import ParetoPruner
+from search.store.curves import record_epoch
 from search.training.data import MnistData
 from search.training.train import EpochStats, train
 from space import REFERENCES, Candidate, build, count_params, describe, sample
@@ -115,6 +116,7 @@ class Objective:
             curve["val_acc"].append(round(100 * s.val_acc, 4))
             curve["val_loss"].append(s.val_loss if math.isfinite(s.val_loss) else None)
             curve["epoch_s"].append(round(s.seconds, 3))
+            record_epoch(trial, s.epoch, curve["val_acc"][-1])  # dashboard's learning curve
             for k, v in curve.items():
                 trial.set_user_attr(k, v)
             if s.train_loss > DIVERGED_LOSS:  # (train() itself stops on a non-finite loss)
