@@ -75,8 +75,10 @@ def plot_front(study: optuna.Study, png_path: Path, budget: int | None = None) -
                     transform=ax.transAxes, ha="right", va="bottom", fontsize=8, color="grey")
     else:
         ax.text(0.5, 0.5, "no completed trials yet", transform=ax.transAxes, ha="center")
-    for t in done:
-        ref = t.user_attrs.get("reference")
+    on_front = {t.number for t in front}
+    for t in done:  # references everywhere; scaled reference shapes where they made the front
+        ref = t.user_attrs.get("reference") or (
+            t.user_attrs.get("warm_start") if t.number in on_front else None)
         if ref:
             ax.annotate(ref, (t.values[1], t.values[0]), xytext=(4, 4),
                         textcoords="offset points", fontsize=8)

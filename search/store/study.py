@@ -269,7 +269,7 @@ def requeue(study: optuna.Study, trial: FrozenTrial) -> None:
     """Queue a copy of an interrupted trial (same params, reference and retry bookkeeping as
     Optuna's RetryHeartbeatStaleTrialCallback), without the failed run's results or fail reason."""
     history = [*trial.system_attrs.get("retry_history", []), trial.number]
-    keep = {"reference"}  # what chooses the candidate; the rest is rewritten by the next run
+    keep = {"reference", "warm_start"}  # what chooses or names the candidate; the rest is rewritten by the next run
     study.add_trial(optuna.create_trial(
         state=TrialState.WAITING, params=trial.params, distributions=trial.distributions,
         user_attrs={k: v for k, v in trial.user_attrs.items() if k in keep},
