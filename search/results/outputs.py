@@ -1,5 +1,5 @@
-"""What a study writes beside itself: the front's table and picture, the report, and the
-evaluation step shared by `search --evaluate` and `pareto --evaluate`."""
+"""What a study writes beside itself: the front's table and picture, the report, the dashboard's
+figures and notes, and the evaluation step shared by `search --evaluate` and `pareto --evaluate`."""
 
 from __future__ import annotations
 
@@ -14,9 +14,13 @@ __all__ = ["evaluate_and_write", "save_front", "write_outputs"]
 
 
 def save_front(study: optuna.Study, paths: StudyPaths, budget: int | None) -> pd.DataFrame:
-    """Write the front's pareto.csv and pareto.png; returns the front table."""
+    """Write the front's pareto.csv and pareto.png, refresh the dashboard's figures and notes
+    (search.results.publish); returns the front table."""
+    from search.results.publish import publish  # plotly: imported only when outputs are written
+
     df = write_front(study, paths.pareto_csv)
     plot_front(study, paths.pareto_png, budget=budget)
+    publish(study, paths)
     return df
 
 
