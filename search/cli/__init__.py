@@ -3,17 +3,24 @@
 Each subcommand lives in its own module exposing ``add_parser(subparsers)``; that module's parser
 sets ``func(args) -> int``. Errors a user can cause are raised as UserError (or the space/data
 errors) and printed as one line with exit status 2; nothing is written before validation passes.
+
+Building the parser imports no torch or optuna (seconds of start-up): ``--help`` and ``--version``
+stay fast, and each command imports what it needs inside its ``func``.
 """
 
 from __future__ import annotations
 
+import argparse
 import importlib
+import signal
 import sys
+from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
 
 from search.cli.common import PROG, OneLineParser
 from search.errors import UserError
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "main", "version_text"]
 
 # subcommand modules, in the order `nas-mnist --help` lists them
 _COMMANDS = (
@@ -26,8 +33,38 @@ _COMMANDS = (
 )
 
 
+def _version(pkg: str) -> str:
+    try:
+        return version(pkg)
+    except PackageNotFoundError:
+        return "not installed"
+
+
+def version_text() -> str:
+    """One line: nas-mnist, torch and optuna versions and whether CUDA is usable."""
+    import torch  # only here: CUDA availability needs it, the versions alone would not
+
+    cuda = (f"CUDA {torch.version.cuda}, {torch.cuda.device_count()} GPU(s)"
+            if torch.cuda.is_available() else "CUDA not available")
+    return (f"{PROG} {_version('nas-mnist')} (torch {_version('torch')}, "
+            f"optuna {_version('optuna')}, {cuda})")
+
+
+class _VersionAction(argparse.Action):
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS,
+                 default: str = argparse.SUPPRESS, help: str | None = None) -> None:
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, option_string: str | None = None) -> None:
+        print(version_text())
+        parser.exit()
+
+
 def build_parser() -> OneLineParser:
     parser = OneLineParser(prog=PROG, description="Budgeted architecture search for MNIST CNNs.")
+    parser.add_argument("--version", action=_VersionAction,
+                        help="print the versions of nas-mnist, torch and optuna, CUDA and exit")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
                                 parser_class=OneLineParser)
     for mod in _COMMANDS:
@@ -36,19 +73,25 @@ def build_parser() -> OneLineParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+
     import optuna
 
+    from search.loop.interrupt import Terminated, exit_status, raise_on_sigterm
     from search.training.data import DataError
     from space import BudgetError, ConfigError
 
-    args = build_parser().parse_args(argv)
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # our own bars and lines report trials
+    previous = raise_on_sigterm()  # SIGTERM ends a command the way Ctrl-C does
     try:
         return int(args.func(args) or 0)
     except (UserError, DataError, BudgetError, ConfigError) as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=sys.stderr)
-        return 130
-
+    except KeyboardInterrupt as e:
+        print(f"{PROG}: {'terminated' if isinstance(e, Terminated) else 'interrupted'}",
+              file=sys.stderr)
+        return exit_status(e)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)

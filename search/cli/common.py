@@ -7,12 +7,14 @@ import sys
 from pathlib import Path
 from typing import NoReturn
 
-__all__ = ["DEFAULT_RESEED", "PROG", "OneLineParser", "add_evaluate_args", "add_study_args",
-           "non_negative_int",
-           "positive_int"]
+__all__ = ["DATA_HELP", "DEFAULT_RESEED", "PROG", "OneLineParser", "add_evaluate_args",
+           "add_study_args", "non_negative_int", "positive_int"]
 
 PROG = "nas-mnist"
 DEFAULT_RESEED = 3  # fresh-seed retrains per front member when --reseed is not given
+DATA_HELP = ("MNIST root holding MNIST/raw/*.gz "
+             "(default: $NAS_MNIST_DATA or ~/.cache/nas-mnist; downloaded if missing)")
+
 
 class OneLineParser(argparse.ArgumentParser):
     """argparse, but a usage error is a single line (no usage dump)."""
@@ -32,10 +34,11 @@ def positive_int(s: str) -> int:
     return v
 
 
-def add_study_args(p: argparse.ArgumentParser, *, name_required: bool) -> None:
+def add_study_args(p: argparse.ArgumentParser, *, name_required: bool,
+                   name_help: str = "study name") -> None:
     """--study/--study-name, --study-dir and --storage, shared by every study command."""
     p.add_argument("--study", "--study-name", dest="study_name", required=name_required,
-                   help="study name" + ("" if name_required else " (default: b<budget>)"))
+                   help=name_help)
     p.add_argument("--study-dir", type=Path, default=Path("studies"),
                    help="folder of SQLite studies and their outputs (default: studies)")
     p.add_argument("--storage", help="Optuna storage URL, e.g. postgresql://user@host/db "

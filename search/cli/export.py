@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import shlex
 from pathlib import Path
 
 from search.cli.common import add_study_args, positive_int
@@ -42,5 +44,21 @@ def _run(args: argparse.Namespace) -> int:
     ex = export_trial(study, trial, out, paths.artifact_store())
     print(f"trial {ex.trial} ({int(trial.values[1])} params, val acc {trial.values[0]:.2f} %) -> "
           f"{ex.script} + {ex.weights.name}")
-    print(f"  python {ex.script} --evaluate {ex.weights}")
+    print(_command(ex.script, ex.weights, study.user_attrs.get("data_dir")))
     return 0
+
+
+def _command(script: Path, weights: Path, data_dir: str | None) -> str:
+    """The command that scores the exported weights, as it must be typed to work: with the
+    search's --data-dir (recorded on the study) when it had one; otherwise the script's own
+    default (the same $NAS_MNIST_DATA or ~/.cache/nas-mnist as nas-mnist's), and a note if MNIST's
+    test files are not there."""
+    cmd = ["python", str(script), "--evaluate", str(weights)]
+    if data_dir:
+        cmd += ["--data-dir", data_dir]
+    line = "  " + shlex.join(cmd)
+    root = Path(data_dir or os.environ.get("NAS_MNIST_DATA") or "~/.cache/nas-mnist").expanduser()
+    raw = root / "MNIST" / "raw"
+    if not any((raw / f"t10k-images-idx3-ubyte{z}").is_file() for z in ("", ".gz")):
+        line += f"\n  (MNIST's test files are not in {raw}: add --data-dir D, or --download)"
+    return line

@@ -1,15 +1,20 @@
 """`nas-mnist pareto`: print and save a study's Pareto front; `--evaluate` scores it on test.
 
-Every run writes pareto.csv, pareto.png (when search.results.plot is there) and report.md; the
-test columns
-appear once an evaluation has stored them on the trials (see search.results.evaluate).
+Every run writes pareto.csv, pareto.png and report.md; the test columns appear once an evaluation
+has stored them on the trials (see search.results.evaluate).
 """
 
 from __future__ import annotations
 
 import argparse
 
-from search.cli.common import DEFAULT_RESEED, add_evaluate_args, add_study_args, positive_int
+from search.cli.common import (
+    DATA_HELP,
+    DEFAULT_RESEED,
+    add_evaluate_args,
+    add_study_args,
+    positive_int,
+)
 from search.errors import UserError
 
 __all__ = ["add_parser"]
@@ -23,8 +28,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_evaluate_args(p)
     p.add_argument("--epochs", type=positive_int,
                    help="epochs of each reseeded run (default: the trial's own)")
-    p.add_argument("--data-dir", help="MNIST root holding MNIST/raw/*.gz "
-                   "(default: $NAS_MNIST_DATA or ~/.cache/nas-mnist; downloaded if missing)")
+    p.add_argument("--data-dir", help=DATA_HELP)
     p.add_argument("--device", help="auto, cpu, cuda or cuda:N (default auto)")
     p.add_argument("--train-subset", type=positive_int,
                    help="reseeded runs train on N of the 60k images only (quick runs, tests)")
@@ -39,6 +43,7 @@ def _run(args: argparse.Namespace) -> int:
         if given:
             raise UserError(f"{given[0]} is used only with --evaluate")
     from search.results.outputs import evaluate_and_write, write_outputs
+    from search.results.pareto import front_summary
     from search.store.study import open_existing
 
     study, paths = open_existing(args.study_name, args.storage, args.study_dir)
@@ -54,8 +59,6 @@ def _run(args: argparse.Namespace) -> int:
         )
     else:
         df = write_outputs(study, paths)
-    print(f"Pareto front of study {study.study_name!r} ({len(df)} trials) -> {paths.pareto_csv}, "
-          f"{paths.report_md.name}")
-    if len(df):
-        print(df.to_string(index=False))
+    files = [paths.pareto_csv, paths.pareto_png, paths.report_md]
+    print(front_summary(study.study_name, df, [f for f in files if f.is_file()]))
     return 0

@@ -11,10 +11,13 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from search.cli.common import add_study_args, positive_int
+from search.cli.common import DATA_HELP, add_study_args, positive_int
 from search.errors import UserError
-from space import REFERENCES, REPORTED, Candidate, TrainConfig, count_params, describe, validate
+
+if TYPE_CHECKING:  # space imports torch: only inside the command, so that --help stays fast
+    from space import Candidate, TrainConfig
 
 __all__ = ["add_parser", "recipe_summary"]
 
@@ -32,11 +35,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                       help="a candidate JSON file, as stored by `search` for every trial")
     what.add_argument("--trial", type=int, metavar="N", help="trial N of --study")
     what.add_argument("--list", action="store_true", help="list the reference networks")
-    add_study_args(p, name_required=False)
+    add_study_args(p, name_required=False, name_help="the study of --trial")
     p.add_argument("--epochs", type=positive_int, help="override the recipe's epochs")
     p.add_argument("--seed", type=int, help="training seed (default 0; a trial's own for --trial)")
-    p.add_argument("--data-dir", help="MNIST root holding MNIST/raw/*.gz "
-                   "(default: $NAS_MNIST_DATA or ~/.cache/nas-mnist; downloaded if missing)")
+    p.add_argument("--data-dir", help=DATA_HELP)
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
     p.add_argument("--val-size", type=int, help="validation images held out of the 60k train set "
                    f"(default {DEFAULT_VAL_SIZE}; the study's for --trial)")
@@ -58,6 +60,8 @@ def recipe_summary(tc: TrainConfig) -> str:
 
 
 def _list() -> int:
+    from space import REFERENCES, REPORTED, count_params
+
     print(f"{'name':<9} {'params':>7}  {'reported':>8}  recipe")
     for name, c in REFERENCES.items():
         print(f"{name:<9} {count_params(c.net):>7,}  {REPORTED[name]:>7.2f}%  "
@@ -69,6 +73,8 @@ def _list() -> int:
 
 def _candidate(args: argparse.Namespace) -> tuple[str, Candidate, dict]:
     """(label, candidate, defaults for seed/val_size/train_subset) from --arch/--config/--trial."""
+    from space import REFERENCES, Candidate
+
     defaults = {"seed": 0, "val_size": DEFAULT_VAL_SIZE, "train_subset": None}
     if args.arch is not None:
         if args.arch not in REFERENCES:
@@ -104,6 +110,8 @@ def _run(args: argparse.Namespace) -> int:
         raise UserError("--trial needs --study NAME")
     if args.trial is None and args.study_name is not None:
         raise UserError("--study is used only with --trial")
+    from space import count_params, describe, validate
+
     label, cand, d = _candidate(args)
     validate(cand.net)  # a hand-written config fails here, before any data is read
     seed = d["seed"] if args.seed is None else args.seed

@@ -11,6 +11,10 @@ So while a SIGINT arrives there it is deferred, and re-sent every RETRY_S second
 thread is somewhere safe: in a function marked :func:`interruptible` (the objective's body, which
 records the trial and handles KeyboardInterrupt itself) or in no library code at all (the trial
 loop between trials). Hand-written: neither Optuna nor the standard library offers this.
+
+SIGTERM (``kill``, a batch scheduler, ``docker stop``) is handled exactly like Ctrl-C, as a
+:class:`Terminated` KeyboardInterrupt: without this, Python dies at once and leaves its trial
+RUNNING until another worker's heartbeat check. The process then exits 143 (128 + SIGTERM).
 """
 
 from __future__ import annotations
@@ -23,13 +27,54 @@ from collections.abc import Callable, Iterator
 from types import CodeType, FrameType
 from typing import TypeVar
 
-__all__ = ["DEFERRING_MODULES", "interruptible", "safe_interrupts"]
+__all__ = ["DEFERRING_MODULES", "Terminated", "exit_status", "interruptible", "leave_at_once",
+           "raise_on_sigterm", "safe_interrupts"]
 
 DEFERRING_MODULES = ("sqlalchemy", "sqlite3", "psycopg", "alembic", "optuna")
 RETRY_S = 0.05  # seconds between tries to deliver a deferred Ctrl-C
 
 F = TypeVar("F", bound=Callable)
 _INTERRUPTIBLE: set[CodeType] = set()
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where Ctrl-C would be so that the same code settles the trial."""
+
+
+def exit_status(e: BaseException) -> int:
+    """The shell's status for a process ended by this signal: 130 for SIGINT, 143 for SIGTERM."""
+    return 128 + (signal.SIGTERM if isinstance(e, Terminated) else signal.SIGINT)
+
+
+def _raise(signum: int) -> None:
+    raise Terminated if signum == signal.SIGTERM else KeyboardInterrupt
+
+
+def _raise_now(signum: int, frame: FrameType | None) -> None:
+    _raise(signum)
+
+
+def _main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
+
+
+def raise_on_sigterm() -> Callable[[int, FrameType | None], object] | int | None:
+    """From now on SIGTERM raises :class:`Terminated` (unless ignored, e.g. under nohup); returns
+    the previous handler to restore, or None where nothing was changed."""
+    if not _main_thread() or signal.getsignal(signal.SIGTERM) is signal.SIG_IGN:
+        return None
+    return signal.signal(signal.SIGTERM, _raise_now)
+
+
+def leave_at_once() -> None:
+    """A second Ctrl-C or SIGTERM (while the first one is being settled) leaves at once, even
+    inside library code: the user asked twice."""
+    if not _main_thread():
+        return
+    for sig in _SIGNALS:
+        if signal.getsignal(sig) is not signal.SIG_IGN:
+            signal.signal(sig, _raise_now)
 
 
 def interruptible(fn: F) -> F:
@@ -55,18 +100,23 @@ def _handler(signum: int, frame: FrameType | None) -> None:
         timer.daemon = True
         timer.start()
         return
-    raise KeyboardInterrupt
+    _raise(signum)
 
 
 @contextlib.contextmanager
 def safe_interrupts() -> Iterator[None]:
-    """Within this block, Ctrl-C waits until the main thread is somewhere safe (see above)."""
-    if (threading.current_thread() is not threading.main_thread()
-            or signal.getsignal(signal.SIGINT) is signal.SIG_IGN):  # e.g. started with nohup
+    """Within this block, Ctrl-C and SIGTERM wait until the main thread is somewhere safe (see
+    above). A signal the process ignores (e.g. SIGINT under nohup) stays ignored."""
+    if not _main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGINT, _handler)
+    previous = {sig: signal.getsignal(sig) for sig in _SIGNALS}
+    for sig, old in previous.items():
+        if old is not signal.SIG_IGN:
+            signal.signal(sig, _handler)
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, old in previous.items():
+            if old is not None:  # None: installed outside Python, cannot be put back
+                signal.signal(sig, old)

@@ -39,6 +39,8 @@ import torch
 from tqdm.auto import tqdm
 
 from search.errors import UserError
+from search.loop.interrupt import Terminated, exit_status
+from search.loop.summary import announce, finish
 from search.loop.worker import (
     SearchArgs,
     load_data,
@@ -47,7 +49,6 @@ from search.loop.worker import (
     validate,
     work,
 )
-from search.results.outputs import save_front
 from search.store.study import redact
 from search.training.device import resolve_device
 
@@ -105,18 +106,26 @@ def run_jobs(
         raise UserError(f"--jobs must be >= 1, got {jobs}")
     devs = [str(resolve_device(d)) for d in (devices or [a.device])]
     study = prepare_study(a)
+    if echo:
+        announce(study, a)
     url = a.storage_url
     plan = [devs[i % len(devs)] for i in range(jobs)]
     threads = max(1, _cores() // jobs)  # CPU workers would fight over the cores otherwise
     with tempfile.TemporaryDirectory(prefix="nas-mnist-jobs-") as tmp:
         t0 = time.monotonic()
-        stats = _supervise(a, study, url, plan, threads, Path(tmp), echo)
+        try:
+            stats = _supervise(a, study, url, plan, threads, Path(tmp), echo)
+        except SystemExit as e:  # Ctrl-C or SIGTERM, workers settled: the front so far
+            if echo:
+                finish(study, a, stopped=e)
+            raise
         seconds = time.monotonic() - t0
-    df = save_front(study, a.paths, a.budget)
     if echo:
-        print(f"\nPareto front of study {a.name!r} ({len(df)} trials) -> {a.paths.pareto_csv}")
-        if len(df):
-            print(df.drop(columns=["lr", "schedule"]).to_string(index=False))
+        finish(study, a)
+    else:  # bench's runs: the files without the printout
+        from search.results.outputs import save_front
+
+        save_front(study, a.paths, a.budget)
     failed = [w for w in stats if w.returncode != 0]
     if failed:
         w = failed[0]
@@ -149,15 +158,17 @@ def _supervise(a: SearchArgs, study: optuna.Study, url: str, plan: list[str], th
             with contextlib.suppress(subprocess.TimeoutExpired):
                 live[0].wait(timeout=POLL_S)  # wakes as soon as a worker exits
             bar.n = min(n_finished(study), a.n_trials)
-            bar.refresh()
-    except KeyboardInterrupt:
+            if bar.n < a.n_trials:  # the final state is drawn once, by close()
+                bar.refresh()
+    except KeyboardInterrupt as e:
         relay.clear()
         bar.close()
         _stop(procs)
-        print(f"\ninterrupted: the workers' running trials were marked FAIL and queued again; "
+        what = "terminated (SIGTERM)" if isinstance(e, Terminated) else "interrupted"
+        print(f"\n{what}: the workers' running trials were marked FAIL and queued again; "
               f"{n_finished(study)} of {a.n_trials} trials finished. Rerun the same command to "
               f"resume study {a.name!r} ({redact(url)}).", file=sys.stderr, flush=True)
-        raise SystemExit(130) from None
+        raise SystemExit(exit_status(e)) from None
     finally:
         if main:
             signal.signal(signal.SIGTERM, prev_term)
@@ -170,7 +181,7 @@ def _supervise(a: SearchArgs, study: optuna.Study, url: str, plan: list[str], th
 
 
 def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
+    raise Terminated
 
 
 def _start(a: SearchArgs, url: str, w: WorkerStats, threads: int, tmp: Path) -> subprocess.Popen:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,10 +25,10 @@ from optuna.trial import TrialState
 from tqdm.auto import tqdm
 
 from search.errors import UserError
-from search.loop.interrupt import safe_interrupts
+from search.loop.interrupt import Terminated, exit_status, leave_at_once, safe_interrupts
 from search.loop.objective import INTERRUPTED, SURPLUS, Objective
 from search.loop.pruner import ParetoPruner
-from search.results.outputs import save_front
+from search.loop.summary import announce, finish
 from search.results.pareto import front_trials
 from search.store.study import (
     StudyPaths,
@@ -156,9 +157,9 @@ def work(a: SearchArgs, study: optuna.Study, data: MnistData | None = None) -> N
     if data is None:
         data = load_data(a, device)
     pruner = ParetoPruner() if a.prune else ParetoPruner(warmup_trials=10**9)
-    obj = Objective(
+    obj = Objective(  # no trainer bar: _EpochBar draws one that names the trial
         budget=a.budget, epochs=a.epochs, seed=a.seed, data=data, target=a.n_trials,
-        pruner=pruner, store=a.paths.artifact_store(), progress=not a.quiet,
+        pruner=pruner, store=a.paths.artifact_store(), progress=False,
     )
     with safe_interrupts():
         _loop(study, obj, a)
@@ -169,11 +170,13 @@ def run_search(a: SearchArgs, data: MnistData | None = None) -> optuna.Study:
     if data is None:
         data = load_data(a, device)
     study = prepare_study(a, data)
-    work(a, study, data)
-    df = save_front(study, a.paths, a.budget)
-    print(f"\nPareto front of study {a.name!r} ({len(df)} trials) -> {a.paths.pareto_csv}")
-    if len(df):
-        print(df.drop(columns=["lr", "schedule"]).to_string(index=False))
+    announce(study, a)
+    try:
+        work(a, study, data)
+    except (SystemExit, UserError) as e:  # Ctrl-C, SIGTERM, failures in a row: the front so far
+        finish(study, a, stopped=e)
+        raise
+    finish(study, a)
     return study
 
 
@@ -186,8 +189,47 @@ def _say(a: SearchArgs, msg: str) -> None:
         tqdm.write(msg)
 
 
+class _EpochBar:
+    """Runs the objective under an epoch bar naming the trial, its size and architecture, with the
+    validation accuracy (%) of the last finished epoch.
+
+    Neither the objective nor the trainer offers a hook at a trial's start: the trial's own user
+    attr writes (params and arch before training, the val_acc curve after each epoch) are its
+    record of progress, so the bar follows them on this one trial object.
+    """
+
+    def __init__(self, objective: Callable[[optuna.Trial], tuple[float, int]], epochs: int):
+        self.objective, self.epochs = objective, epochs
+
+    def __call__(self, trial: optuna.Trial) -> tuple[float, int]:
+        bar: tqdm | None = None
+        params: object = "?"
+        write = trial.set_user_attr
+
+        def set_user_attr(key: str, value: object) -> None:
+            nonlocal bar, params
+            write(key, value)
+            if key == "params":
+                params = value
+            elif key == "arch" and bar is None:
+                size = f"{params:,}" if isinstance(params, int) else params
+                bar = tqdm(total=self.epochs, desc=f"trial {trial.number}: {size} params, {value}",
+                           unit="epoch", leave=False, dynamic_ncols=True)
+            elif key == "val_acc" and bar is not None and isinstance(value, list) and value:
+                bar.n = len(value)  # no value before the first epoch has ended
+                bar.set_postfix_str(f"val_acc={value[-1]:.2f}%")
+
+        trial.set_user_attr = set_user_attr  # type: ignore[method-assign]
+        try:
+            return self.objective(trial)
+        finally:
+            if bar is not None:
+                bar.close()
+
+
 def _loop(study: optuna.Study, obj: Objective, a: SearchArgs) -> None:
     start, fails, waiting = time.monotonic(), 0, False
+    run = obj if a.quiet else _EpochBar(obj, a.epochs)
     bar = tqdm(total=a.n_trials, initial=min(n_finished(study), a.n_trials),
                desc=f"study {a.name}", unit="trial", disable=a.quiet, dynamic_ncols=True)
     level = optuna.logging.get_verbosity()
@@ -205,7 +247,7 @@ def _loop(study: optuna.Study, obj: Objective, a: SearchArgs) -> None:
                 continue
             waiting = False
             try:
-                study.optimize(obj, n_trials=1, catch=(Exception,))
+                study.optimize(run, n_trials=1, catch=(Exception,))
             except optuna.exceptions.UpdateFinishedTrialError:
                 # our trial went silent past the grace period (a stalled host) and another
                 # worker declared it dead and queued it again: drop our result, go on
@@ -218,26 +260,30 @@ def _loop(study: optuna.Study, obj: Objective, a: SearchArgs) -> None:
                     raise UserError(f"{fails} trials in a row failed; last: {reason}")
             else:
                 fails = 0
+            if last is not None:  # a line per trial above the bars: the scrollback keeps a record
+                _say(a, _describe(last))
             front = front_trials(study)
             best = max((t.values[0] for t in front), default=float("nan"))
             bar.n = min(n_finished(study), a.n_trials)
-            bar.set_postfix(front=len(front), best=f"{best:.2f}%")
-            if last is not None and (a.quiet or last.state == TrialState.FAIL):
-                _say(a, _describe(last))
-    except KeyboardInterrupt:
-        bar.close()
+            # refresh only mid-run: close() draws the final state once (twice was seen before)
+            bar.set_postfix(front=len(front), best=f"{best:.2f}%", refresh=bar.n < a.n_trials)
+    except KeyboardInterrupt as e:
+        leave_at_once()  # a second Ctrl-C or SIGTERM while we settle: leave at once
+        code = exit_status(e)
         try:
+            bar.close()
             study._storage.remove_session()  # a write Ctrl-C cut short: roll it back first
             try:
                 note = _settle_interrupted(study, obj.last_number)
             except Exception:  # the storage is unwell; heartbeats will clean up after us
                 note = ""
-            print(f"\ninterrupted: {note}{n_finished(study)} of {a.n_trials} trials finished. "
+            what = "terminated (SIGTERM)" if isinstance(e, Terminated) else "interrupted"
+            print(f"\n{what}: {note}{n_finished(study)} of {a.n_trials} trials finished. "
                   f"Rerun the same command to resume study {a.name!r} "
                   f"({redact(a.storage_url)}).", file=sys.stderr, flush=True)
         except KeyboardInterrupt:
             pass  # a second Ctrl-C: leave at once; heartbeats clean up after us
-        raise SystemExit(130) from None
+        raise SystemExit(code) from None
     finally:
         optuna.logging.set_verbosity(level)
         bar.close()
@@ -260,15 +306,26 @@ def _wait_for_others(study: optuna.Study, a: SearchArgs, running: int, waiting: 
 
 
 def _describe(t: optuna.trial.FrozenTrial) -> str:
+    """One line per finished trial; a pruned or failed one shows its last epoch's accuracy."""
     why = t.user_attrs.get("fail_reason") or t.user_attrs.get("stop_reason")
-    acc = t.values[0] if t.values else None
-    return (f"trial {t.number} {t.state.name.lower()} params={t.user_attrs.get('params')} "
-            f"val_acc={acc}" + (f" ({why})" if why else ""))
+    params = t.user_attrs.get("params")
+    size = f"params={params:,}" if isinstance(params, int) else "params=?"
+    curve = [v for v in t.user_attrs.get("val_acc") or [] if v is not None]
+    if t.values:
+        acc = f"val_acc={t.values[0]:.2f}%"
+    elif curve:
+        acc = f"val_acc={curve[-1]:.2f}% at epoch {len(curve)}/{t.user_attrs.get('epochs', '?')}"
+    else:
+        acc = "no epoch finished"
+    arch = t.user_attrs.get("arch")
+    return (f"trial {t.number} {t.state.name.lower()} {size} {acc}" + (f" {arch}" if arch else "")
+            + (f" ({why})" if why else ""))
 
 
 def _settle_interrupted(study: optuna.Study, number: int | None) -> str:
     """Mark the trial this worker was running FAIL (if Ctrl-C landed outside the objective) and
-    queue it again, so that the next run starts with it."""
+    queue it again, so that the next run starts with it. SIGTERM is settled the same way; its
+    fail_reason stays the Ctrl-C one, which says what matters: queued again for the next run."""
     t = _trial(study, number)
     if t is None:
         return ""

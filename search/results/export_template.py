@@ -13,21 +13,25 @@ Parameters:   $params
 Validation accuracy in the search: $val_acc
 
     python $stem.py --evaluate $stem.pt      # test accuracy of the saved weights
-    python $stem.py --train [--epochs E] [--data-dir D] [--device cpu|cuda]
+    python $stem.py --train [--epochs E] [--data-dir D] [--device cpu|cuda] [--seed K]
 
 --train retrains from scratch with the trial's recipe ($optimizer, schedule '$schedule') on all
 60,000 training images (the search held some of them out for validation), then reports the test
-accuracy and saves the weights. Only torch, torchvision and the standard library are needed.
+accuracy and saves the weights; --evaluate reads the 10,000 test images only. MNIST is read from
+D/MNIST/raw (default D: $$NAS_MNIST_DATA or ~/.cache/nas-mnist, as for nas-mnist itself) and is
+downloaded only with --download. Only torch, torchvision and the standard library are needed.
 """
 
 import argparse
+import gzip
+import os
 import sys
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import DataLoader, Subset
+from torch.utils.data import DataLoader, Dataset
 from torchvision import datasets, transforms
 
 $constants
@@ -43,29 +47,75 @@ $forward
         return x
 
 
-def mnist(data_dir, train, augment=()):
-    """MNIST from torchvision (downloaded into data_dir if missing), normalised."""
-    to_input = [transforms.ToTensor(), transforms.Normalize((MEAN,), (STD,))]
-    tf = transforms.Compose([*augment, *to_input])
-    return datasets.MNIST(data_dir, train=train, download=True, transform=tf)
+DATA_DIR = os.environ.get("NAS_MNIST_DATA") or os.path.expanduser("~/.cache/nas-mnist")
+FILES = {True: ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+         False: ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
 
 
-def evaluate(model, data_dir, device):
-    """Accuracy (fraction) on the 10,000 MNIST test images."""
-    loader = DataLoader(mnist(data_dir, train=False), batch_size=1000)
+def read_idx(path):
+    """One MNIST idx file (plain, or .gz beside it) as a uint8 tensor; None if neither exists."""
+    for name, opener in ((path, open), (path.with_name(path.name + ".gz"), gzip.open)):
+        if name.is_file():
+            with opener(name, "rb") as f:
+                data = f.read()
+            ndim = data[3]
+            shape = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
+            return torch.frombuffer(bytearray(data[4 + 4 * ndim:]), dtype=torch.uint8).view(shape)
+    return None
+
+
+def mnist(data_dir, train, download=False):
+    """(images N x 28 x 28 uint8, labels N) of the training or the test set, read from
+    data_dir/MNIST/raw; a missing file stops the script with one line, creating nothing."""
+    raw = Path(data_dir) / "MNIST" / "raw"
+    paths = [raw / name for name in FILES[train]]
+    if download and None in (read_idx(p) for p in paths):
+        datasets.MNIST(data_dir, train=train, download=True)  # fetches the four files into raw
+    x, y = (read_idx(p) for p in paths)
+    if x is None or y is None:
+        sys.exit(f"error: MNIST {'training' if train else 'test'} files not found in {raw} "
+                 f"(need {FILES[train][0]}[.gz] and {FILES[train][1]}[.gz]); pass --data-dir, "
+                 "set $$NAS_MNIST_DATA or add --download")
+    return x, y.long()
+
+
+def normalise(x):
+    """uint8 images (N x 28 x 28) -> float N x 1 x 28 x 28, normalised as in the search."""
+    return (x.unsqueeze(1).float() / 255 - MEAN) / STD
+
+
+class Images(Dataset):
+    def __init__(self, x, y, augment):
+        self.x, self.y, self.augment = x, y, augment
+
+    def __len__(self):
+        return len(self.y)
+
+    def __getitem__(self, i):
+        img = self.x[i].unsqueeze(0).float() / 255  # 1 x 28 x 28 in [0, 1]
+        for tf in self.augment:
+            img = tf(img)
+        return (img - MEAN) / STD, self.y[i]
+
+
+def evaluate(model, test, device):
+    """Accuracy (fraction) on the 10,000 MNIST test images `test` = (images, labels)."""
+    x, y = test
     model.eval()
     correct = 0
     with torch.no_grad():
-        for x, y in loader:
-            correct += (model(x.to(device)).argmax(1) == y.to(device)).sum().item()
-    return correct / len(loader.dataset)
+        for i in range(0, len(y), 1000):
+            logits = model(normalise(x[i:i + 1000]).to(device))
+            correct += (logits.argmax(1) == y[i:i + 1000].to(device)).sum().item()
+    return correct / len(y)
 
 
-def train(model, data_dir, device, epochs, subset=None):
+def train(model, train_set, device, epochs, subset=None):
     $augment
-    train_set = mnist(data_dir, train=True, augment=augment)
+    x, y = train_set
     if subset:
-        train_set = Subset(train_set, range(subset))
+        x, y = x[:subset], y[:subset]
+    train_set = Images(x, y, augment)
     loader = DataLoader(train_set, batch_size=BATCH_SIZE, shuffle=True)
     optimizer = $make_optimizer
     $make_scheduler
@@ -88,31 +138,45 @@ def main():
     mode.add_argument("--evaluate", metavar="WEIGHTS", help="print the test accuracy of WEIGHTS")
     mode.add_argument("--train", action="store_true", help="retrain from scratch, then evaluate")
     parser.add_argument("--epochs", type=int, default=EPOCHS, help=f"default {EPOCHS}")
-    parser.add_argument("--data-dir", default="./data", help="MNIST root (default ./data)")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--data-dir", default=DATA_DIR, metavar="D",
+                        help="MNIST root holding MNIST/raw (default: $$NAS_MNIST_DATA or "
+                        "~/.cache/nas-mnist, now %(default)s)")
+    parser.add_argument("--download", action="store_true",
+                        help="download MNIST into --data-dir if it is missing (needs internet)")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
+                        help="where to run: cpu, cuda or cuda:N (default: cuda if available, "
+                        "else cpu; now %(default)s)")
     parser.add_argument("--train-subset", type=int, metavar="N",
                         help="train on the first N training images only (a quick check)")
     parser.add_argument("--save", default="$stem.retrained.pt",
                         help="where --train saves the weights (default $stem.retrained.pt)")
-    parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument("--seed", type=int, default=SEED, metavar="K",
+                        help="--train's seed for the initial weights, shuffling, augmentation "
+                        "and dropout (default %(default)s: the seed the search trained this "
+                        "trial with)")
     args = parser.parse_args()
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        sys.exit(f"error: --device {args.device}, but CUDA is not available; use --device cpu")
 
     model = Net()
     n = sum(p.numel() for p in model.parameters())
     if n != PARAMS:
         sys.exit(f"error: this Net has {n} parameters, the trial had {PARAMS}")
     model.to(args.device)
+    if args.evaluate and not Path(args.evaluate).is_file():
+        sys.exit(f"error: no weights file {args.evaluate}")
+    # read the data first: a missing file stops the script before it trains or writes anything
+    train_set = None if args.evaluate else mnist(args.data_dir, True, args.download)
+    test = mnist(args.data_dir, False, args.download)
     if args.evaluate:
-        if not Path(args.evaluate).is_file():
-            sys.exit(f"error: no weights file {args.evaluate}")
         state = torch.load(args.evaluate, map_location=args.device, weights_only=True)
         model.load_state_dict(state)
     else:
         torch.manual_seed(args.seed)
-        train(model, args.data_dir, args.device, args.epochs, args.train_subset)
+        train(model, train_set, args.device, args.epochs, args.train_subset)
         torch.save(model.state_dict(), args.save)
         print(f"saved weights to {args.save}")
-    acc = evaluate(model, args.data_dir, args.device)
+    acc = evaluate(model, test, args.device)
     print(f"test accuracy: {100 * acc:.2f} %")
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import optuna
 import pandas as pd
 
-__all__ = ["TEST_COLUMNS", "front_table", "front_trials", "write_front"]
+__all__ = ["TEST_COLUMNS", "front_summary", "front_table", "front_trials", "write_front"]
 
 # user attrs written by the evaluation step (issue: honest evaluation), shown when present
 TEST_COLUMNS = ("test_acc", "test_mean", "test_sd", "test_seeds")
@@ -52,3 +52,11 @@ def write_front(study: optuna.Study, csv_path: Path) -> pd.DataFrame:
     df.to_csv(tmp, index=False)
     tmp.replace(csv_path)
     return df
+
+
+def front_summary(name: str, df: pd.DataFrame, files: list[Path]) -> str:
+    """What `search` and `pareto` print about a front: one heading naming the files written, then
+    the table (the same columns as pareto.csv), so both commands show one and the same table."""
+    where = ", ".join([str(files[0]), *(f.name for f in files[1:])]) if files else "nothing"
+    head = f"Pareto front of study {name!r} ({len(df)} trials) -> {where}"
+    return f"{head}\n{df.to_string(index=False)}" if len(df) else head

@@ -12,6 +12,10 @@ Two gaps in Optuna 5 are closed here by hand (it has no option for either):
   grace period without a beat (measured on this process's clock, so no cross-host comparison).
 - JournalStorage has no heartbeats at all: here a beat is a trial system attr holding the worker's
   wall clock, so hosts sharing a journal file need clocks synced to well within the grace period.
+
+A trial declared stale gets a ``fail_reason`` (``no heartbeat for N s (worker gone)``), like a
+Ctrl-C'd one. It is written just before Optuna marks the trial FAIL, while the trial still takes
+writes; its queued copy does not inherit it.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from search.errors import UserError
 
 __all__ = [
     "GRACE_S", "HEARTBEAT_S", "MAX_RETRY", "HeartbeatJournalStorage", "HeartbeatRDBStorage",
-    "heartbeat_kwargs", "heartbeat_settings",
+    "RetryStaleTrial", "heartbeat_kwargs", "heartbeat_settings", "stale_reason",
 ]
 
 HEARTBEAT_S = 10  # default seconds between a running trial's heartbeats
@@ -41,6 +45,32 @@ GRACE_S = 30  # default seconds without a heartbeat after which a RUNNING trial 
 MAX_RETRY = 2  # re-enqueues of a trial whose worker died
 
 StaleCallback = Callable[[optuna.Study, FrozenTrial], None]
+
+
+def stale_reason(grace: float) -> str:
+    """The fail_reason of a trial whose worker stopped beating."""
+    return f"no heartbeat for {grace:g} s (worker gone)"
+
+
+def _mark_stale(storage: optuna.storages.BaseStorage, trial_ids: list[int], grace: float) -> None:
+    for tid in trial_ids:
+        try:
+            storage.set_trial_user_attr(tid, "fail_reason", stale_reason(grace))
+        except UpdateFinishedTrialError:
+            pass  # another worker got there first; it wrote the same reason
+
+
+class RetryStaleTrial:
+    """Optuna's RetryHeartbeatStaleTrialCallback, minus the dead run's fail_reason on the copy."""
+
+    def __init__(self, max_retry: int) -> None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            self._retry = RetryHeartbeatStaleTrialCallback(max_retry=max_retry)
+
+    def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        trial.user_attrs.pop("fail_reason", None)  # a private deep copy (fail_stale_trials')
+        self._retry(study, trial)
 
 
 def heartbeat_settings() -> tuple[int, int]:
@@ -64,11 +94,8 @@ def heartbeat_settings() -> tuple[int, int]:
 def heartbeat_kwargs() -> dict[str, Any]:
     """RDBStorage's heartbeat arguments: interval, grace and the retry callback."""
     interval, grace = heartbeat_settings()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        retry = RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)
     return {"heartbeat_interval": interval, "grace_period": grace,
-            "heartbeat_stale_trial_callback": retry}
+            "heartbeat_stale_trial_callback": RetryStaleTrial(MAX_RETRY)}
 
 
 class HeartbeatRDBStorage(RDBStorage):
@@ -84,7 +111,9 @@ class HeartbeatRDBStorage(RDBStorage):
         seen = self._unbeaten_since
         self._unbeaten_since = {t: seen.get(t, now) for t in self._running_unbeaten(study_id)}
         grace = self.grace_period or 2 * (self.heartbeat_interval or 0)
-        return stale + [t for t, t0 in self._unbeaten_since.items() if now - t0 > grace]
+        stale += [t for t, t0 in self._unbeaten_since.items() if now - t0 > grace]
+        _mark_stale(self, stale, grace)
+        return stale
 
     def _running_unbeaten(self, study_id: int) -> list[int]:
         # Optuna's own tables, read the way its _get_stale_trial_ids reads them.
@@ -129,6 +158,7 @@ class HeartbeatJournalStorage(JournalStorage, BaseHeartbeat):
             last = max(float(t.system_attrs.get(self._KEY, 0.0)), start)
             if now - last > self._hb_grace:
                 stale.append(t._trial_id)
+        _mark_stale(self, stale, self._hb_grace)
         return stale
 
     def get_heartbeat_interval(self) -> int | None:

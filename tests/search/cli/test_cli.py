@@ -1,0 +1,115 @@
+"""The command line itself: fast --help, --version, help texts, and search's printed lines."""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+
+import optuna
+import pytest
+from optuna.distributions import FloatDistribution
+from optuna.trial import TrialState
+
+from search.cli import build_parser, main
+from search.cli.search import DEFAULTS
+from search.loop.summary import chance_warning
+from search.loop.worker import SearchArgs, _describe, _EpochBar
+
+
+def test_help_imports_neither_torch_nor_optuna():
+    # `nas-mnist --help` took 4-5 s when both were imported up front; now a fraction of a second
+    code = ("import sys\nfrom search.cli import build_parser\n"
+            "for c in ([], ['search'], ['train'], ['pareto'], ['export'], ['bench']):\n"
+            "    try:\n        build_parser().parse_args([*c, '--help'])\n"
+            "    except SystemExit:\n        pass\n"
+            "print(sorted(m for m in ('torch', 'optuna', 'space') if m in sys.modules), "
+            "file=sys.stderr)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stderr.strip() == "[]", out.stderr
+
+
+@pytest.mark.parametrize("command", [[], ["search"], ["train"], ["pareto"], ["export"]])
+def test_every_help_prints_without_error(command, capsys):
+    with pytest.raises(SystemExit) as e:
+        build_parser().parse_args([*command, "--help"])
+    assert e.value.code == 0 and "usage: nas-mnist" in capsys.readouterr().out
+
+
+def test_search_help_defaults_are_search_args_defaults():
+    d = SearchArgs()
+    assert {k: getattr(d, k) for k in vars(DEFAULTS)} == vars(DEFAULTS)
+
+
+def test_help_texts(capsys):
+    for argv in (["search", "--help"], ["train", "--help"]):
+        with pytest.raises(SystemExit):
+            build_parser().parse_args(argv)
+    out = " ".join(capsys.readouterr().out.split())
+    search, train = out.split("usage: nas-mnist train")
+    assert "trial k trains with seed K+k (default 0)" in search
+    assert "--timeout S seconds of this run" in search
+    assert "b<budget>" in search and "b<budget>" not in train  # train has no --budget
+    assert "the study of --trial" in train
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["--version"])
+    out = capsys.readouterr().out
+    assert e.value.code == 0
+    assert out.startswith("nas-mnist ") and "torch " in out and "optuna " in out
+    assert "CUDA" in out and len(out.splitlines()) == 1
+
+
+def _frozen(state: TrialState, values=None, **attrs) -> optuna.trial.FrozenTrial:
+    """A trial outside any study (its number is -1)."""
+    return optuna.trial.create_trial(state=state, values=values, user_attrs=attrs, params={"x": 1},
+                                     distributions={"x": FloatDistribution(0, 2)})
+
+
+def test_trial_lines_show_accuracy_for_pruned_trials():
+    pruned = _frozen(TrialState.PRUNED, params=1319, val_acc=[80.5, 91.25], epochs=15,
+                     arch="c4 c8", stop_reason="epoch 2: beaten")
+    assert _describe(pruned) == ("trial -1 pruned params=1,319 val_acc=91.25% at epoch 2/15 "
+                                 "c4 c8 (epoch 2: beaten)")
+    done = _frozen(TrialState.COMPLETE, values=[97.5, 2000], params=2000, val_acc=[97.5],
+                   epochs=1, arch="c8")
+    assert _describe(done) == "trial -1 complete params=2,000 val_acc=97.50% c8"
+    failed = _frozen(TrialState.FAIL, fail_reason="boom")
+    assert _describe(failed) == "trial -1 fail params=? no epoch finished (boom)"
+
+
+def test_epoch_bar_names_the_trial_and_shows_percent(capsys):
+    study = optuna.create_study(directions=["maximize", "minimize"])
+    seen = []
+
+    def objective(trial):  # what Objective does to its trial, in the same order
+        trial.set_user_attr("params", 1234)
+        trial.set_user_attr("arch", "c4 c8 gap")
+        trial.set_user_attr("val_acc", [])
+        seen.append(capsys.readouterr().err)  # the bar before the first epoch ended
+        trial.set_user_attr("val_acc", [92.734])
+        trial.set_user_attr("val_acc", [92.734, 97.5])
+        return 97.5, 1234
+
+    study.optimize(_EpochBar(objective, epochs=2), n_trials=1)
+    err = seen[0] + capsys.readouterr().err
+    assert "trial 0: 1,234 params, c4 c8 gap" in err
+    assert "val_acc" not in seen[0]  # no value before the first epoch ends
+    assert "val_acc=92.73%" in err and "val_acc=97.50%" in err
+    assert study.trials[0].user_attrs["val_acc"] == [92.734, 97.5]  # still recorded
+
+
+def test_chance_warning_when_most_completed_trials_did_not_learn():
+    study = optuna.create_study(directions=["maximize", "minimize"])
+    a = SearchArgs(epochs=1, train_subset=5000)
+    for acc in (10.5, 11.0, 98.0):
+        study.add_trial(_frozen(TrialState.COMPLETE, values=[acc, 1000]))
+    msg = chance_warning(study, a)
+    assert msg is not None and "2 of 3 completed trials are below 20 %" in msg
+    assert "--epochs" in msg and "--train-subset" in msg and "\n" not in msg
+    study.add_trial(_frozen(TrialState.COMPLETE, values=[97.0, 1000]))
+    assert chance_warning(study, a) is None  # half is not most
+    assert chance_warning(optuna.create_study(directions=["maximize", "minimize"]),
+                          dataclasses.replace(a)) is None
