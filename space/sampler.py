@@ -13,6 +13,7 @@ and the widths are scaled to the largest that stays under the target (count is m
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
@@ -21,7 +22,9 @@ from space.config import IN_SIZE, N_CLASSES, Conv, Head, NetConfig
 from space.params import count_params
 from space.recipe import BOUNDS, TrainConfig
 
-__all__ = ["BudgetError", "Topology", "decode", "sample", "smallest_budget", "suggest"]
+__all__ = [
+    "BudgetError", "Topology", "decode", "sample", "size_for", "smallest_budget", "suggest",
+]
 
 W_MIN = BOUNDS["min_width"]
 W_MAX = 512.0  # channels: upper end of the width-scale bisection, far beyond any sane budget
@@ -49,7 +52,10 @@ def suggest(trial: TrialLike) -> dict[str, Any]:
     if any(p.get(f"trans{s}") for s in range(1, p["stages"])):
         p["trans_ratio"] = trial.suggest_float("trans_ratio", *b["trans_ratio"])
     p["size"] = trial.suggest_float("size", *b["size"])
-    p["growth"] = trial.suggest_float("growth", *b["growth"], log=True)
+    # one relative width per 3x3 conv, so any shape (wide-narrow-wide, as in the references) can
+    # be drawn; the scale bisection in decode() still sets the absolute widths under the budget
+    for j in range(sum(p[f"convs{s}"] for s in range(p["stages"]))):
+        p[f"w{j}"] = trial.suggest_float(f"w{j}", *b["width"], log=True)
     # BN is always on (its order is searched): in a first CPU study (4 epochs, 20k images) every
     # BN-free draw of a few thousand params was stuck at 11-40% val acc; all reference nets use BN.
     # The config can still express BN-free nets (act="relu").
@@ -101,8 +107,8 @@ class Topology:
 
 def _net(t: Topology, w: float, p: dict[str, Any]) -> NetConfig:
     """The net of topology `t` at width scale `w` (widths nondecreasing in `w`)."""
-    n3, j, size, convs = sum(t.convs), 0, IN_SIZE, []
-    growth, drop = p.get("growth", 1.0), p.get("drop", 0.0)
+    j, size, convs = 0, IN_SIZE, []
+    drop = p.get("drop", 0.0)
     act = "relu" if t.bn == "none" else t.bn
     blk = {"act": act, "bias": t.bias, "drop": drop, "drop2d": p.get("drop2d", False)}
     prev = W_MIN
@@ -111,8 +117,9 @@ def _net(t: Topology, w: float, p: dict[str, Any]) -> NetConfig:
             tw = max(W_MIN, round(prev * p.get("trans_ratio", 1.0)))
             convs.append(Conv(out=tw, k=1, **blk))
         for i in range(n):
-            # growth shapes the width above the minimum, so scale W_MIN is the narrowest net
-            width = W_MIN + round((w - W_MIN) * growth ** (j / max(1, n3 - 1)))
+            # the 3x3 conv j is w{j} times the scale (w{j} <= 1): at scale W_MIN every conv is
+            # W_MIN wide, so that is the narrowest net, and every width grows with the scale
+            width = max(W_MIN, round(w * p.get(f"w{j}", 1.0)))
             pad = 0 if t.pads[s] == 0 and size >= 5 else 1
             size = size + 2 * pad - 2
             last = i == n - 1 and s < len(t.convs) - 1
@@ -145,6 +152,22 @@ def smallest_budget() -> int:
     )
 
 
+def _fitting_topology(params: dict[str, Any], budget: int) -> tuple[Topology, int]:
+    """The drawn topology, narrowed until its narrowest net fits; and that net's size."""
+    t = _topology(params)
+    while count_params(_net(t, W_MIN, params)) > budget:
+        t = t.narrower()  # the loop ends: the narrowest topology fits any budget >= floor
+    return t, count_params(_net(t, W_MIN, params))
+
+
+def size_for(params: dict[str, Any], budget: int, target: int) -> float:
+    """The ``size`` draw whose net is the widest of `params`' shape with <= `target` params."""
+    _, lo_p = _fitting_topology(params, budget)
+    if target <= lo_p or budget <= lo_p:
+        return 0.0
+    return min(1.0, math.log(target / lo_p) / math.log(budget / lo_p))
+
+
 def decode(params: dict[str, Any], budget: int, epochs: int = TrainConfig.epochs) -> Candidate:
     """Candidate for drawn values `params` (e.g. trial.params); always count_params <= budget."""
     floor = smallest_budget()
@@ -152,11 +175,9 @@ def decode(params: dict[str, Any], budget: int, epochs: int = TrainConfig.epochs
         raise BudgetError(
             f"budget {budget} is below the smallest net of the space ({floor} params)"
         )
-    t = _topology(params)
-    while count_params(_net(t, W_MIN, params)) > budget:
-        t = t.narrower()  # the loop ends: the narrowest topology fits any budget >= floor
-    lo_p = count_params(_net(t, W_MIN, params))
-    target = lo_p * (budget / lo_p) ** params["size"]
+    t, lo_p = _fitting_topology(params, budget)
+    # the tiny slack keeps a size from size_for() on its plateau despite float round-off
+    target = lo_p * (budget / lo_p) ** params["size"] * (1 + 1e-9)
     lo, hi = float(W_MIN), W_MAX  # bisection for the widest scale whose net fits the target
     for _ in range(40):
         mid = (lo + hi) / 2

@@ -47,7 +47,8 @@ __all__ = ["GOALS", "PLANS", "BenchResult", "Plan", "bench_nets", "format_result
 # A ~5k net of the search space: fixed draws decoded under budget 5000 -> 4,959 params.
 _D5K = {
     "stages": 3, "convs0": 2, "pad0": 1, "convs1": 2, "pad1": 1, "trans1": False, "convs2": 2,
-    "pad2": 0, "trans2": False, "size": 1.0, "growth": 2.0, "bn": "relu_bn", "bias": False,
+    "pad2": 0, "trans2": False, "size": 1.0, "bn": "relu_bn", "bias": False,
+    "w0": 0.615, "w1": 0.692, "w2": 0.769, "w3": 0.769, "w4": 0.846, "w5": 1.0,  # 8..13 channels
     "drop": 0.05, "drop2d": True, "head": "gap", "optimizer": "sgd", "lr_sgd": 0.05,
     "wd_sgd": 5e-4, "schedule": "onecycle", "batch_size": 128, "rotate": 7.0, "translate": 0.0,
     "label_smoothing": 0.0,

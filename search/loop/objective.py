@@ -96,7 +96,7 @@ class Objective:
     def _run(self, trial: optuna.Trial) -> tuple[float, int]:
         self._check_surplus(trial)
         ref = trial.user_attrs.get("reference")
-        if ref:  # warm start: a reference net with its own recipe, at the study's epochs
+        if ref:  # a reference net with its own recipe, at the study's epochs
             cand = REFERENCES[ref]
             cand = replace(cand, train=replace(cand.train, epochs=self.epochs))
         else:
@@ -121,6 +121,8 @@ class Objective:
                 trial.set_user_attr(k, v)
             if s.train_loss > DIVERGED_LOSS:  # (train() itself stops on a non-finite loss)
                 return f"diverged: training loss {s.train_loss:.3g} at epoch {s.epoch}"
+            if ref:  # a hand-tuned baseline is trained to the end: the table compares with it
+                return None
             return self.pruner.check(trial.study, trial.number, n, curve["val_acc"], self.epochs)
 
         torch.manual_seed(seed)  # initial weights depend on the trial's seed alone (retrainable)

@@ -1,65 +1,115 @@
-"""A Pareto-aware early-epoch pruner for the (val accuracy up, params down) study.
+"""Pareto-aware asynchronous successive halving over epochs (in the spirit of MOASHA).
 
 Why our own: Optuna's pruners need ``Trial.report``/``should_prune``, which raise
-NotImplementedError in multi-objective studies; and a median/percentile rule ignores size, so it
-would prune every small net, although small nets are exactly what fills the low end of the front.
-Rule: at epoch e (min_epoch <= e < last), stop a trial if at least ``n_dominators`` other trials
-with no more parameters had a higher validation accuracy (by ``margin`` pp) at the same epoch. Such
-a trial is unlikely to end on the front: smaller nets already do better at that point of training.
+NotImplementedError in multi-objective studies (RFC optuna#3450 is still open), and its
+SuccessiveHalvingPruner ranks one objective only: it would prune every small net, although small
+nets are what fills the low end of the front. Syne Tune's MOASHA has this rule but is a scheduler
+of its own, not an Optuna pruner.
+
+Rule: rungs sit at epochs ``min_epoch * eta**k`` below the trial's last epoch (1, 3, 9 of 15 with
+the defaults). A trial that reaches a rung goes on only if it is in the top ``1/eta`` of all
+trials that reached that rung so far (itself included, pruned ones too), ranked by non-dominated
+sorting of (validation accuracy at the rung up, params down); within one non-dominated front, the
+trials that spread the front over sizes come first (crowding distance in log10 params x
+accuracy, as NSGA-II's), so the cut keeps nets of every size. Asynchronous, as ASHA: each trial is
+judged against what the shared storage holds when it gets there, so it works with ``--jobs`` and
+with workers on PostgreSQL.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import optuna
 from optuna.trial import TrialState
 
-__all__ = ["Curve", "ParetoPruner"]
+__all__ = ["Curve", "ParetoPruner", "rank"]
 
 Curve = tuple[int, list[float]]  # (params, val accuracy % per epoch so far)
 
 
+def _fronts(points: Sequence[tuple[float, int]]) -> list[list[int]]:
+    """Indices of `points` (accuracy up, params down) by non-dominated front, best front first.
+    Hand-written (O(n^2) per front, n = trials at a rung): Optuna's version is private."""
+    def dominates(a: tuple[float, int], b: tuple[float, int]) -> bool:
+        return a[0] >= b[0] and a[1] <= b[1] and a != b
+
+    left, fronts = list(range(len(points))), []
+    while left:
+        front = [i for i in left if not any(dominates(points[j], points[i]) for j in left)]
+        fronts.append(front)
+        left = [i for i in left if i not in front]
+    return fronts
+
+
+def _crowding(points: Sequence[tuple[float, int]], front: list[int]) -> dict[int, float]:
+    """NSGA-II crowding distance of each member of `front` in (accuracy, log10 params)."""
+    dist = {i: 0.0 for i in front}
+    for key in (lambda i: points[i][0], lambda i: math.log10(max(1, points[i][1]))):
+        order = sorted(front, key=key)
+        span = key(order[-1]) - key(order[0])
+        dist[order[0]] = dist[order[-1]] = math.inf
+        for a, b, c in zip(order, order[1:], order[2:], strict=False):
+            if span > 0:
+                dist[b] += (key(c) - key(a)) / span
+    return dist
+
+
+def rank(points: Sequence[tuple[float, int]]) -> list[int]:
+    """Indices of (accuracy, params) points, best first: non-dominated front, then crowding
+    (larger first), then higher accuracy, then index (earlier first) for a stable order."""
+    out = []
+    for front in _fronts(points):
+        crowd = _crowding(points, front)
+        out += sorted(front, key=lambda i: (-crowd[i], -points[i][0], i))
+    return out
+
+
 @dataclass(frozen=True)
 class ParetoPruner:
-    min_epoch: int = 3  # epochs (1-based) always trained before a trial may be pruned
-    warmup_trials: int = 8  # finished trials (complete or pruned) before any pruning
-    n_dominators: int = 3  # smaller-or-equal trials that must beat this one at the same epoch
-    margin: float = 0.0  # accuracy points (pp) by which they must beat it
+    eta: int = 3  # reduction factor: a rung keeps the top 1/eta of the trials that reached it
+    min_epoch: int = 1  # epochs (1-based) of the first rung
+    min_at_rung: int = 3  # trials (this one included) that must have reached a rung before it cuts
+    enabled: bool = True  # False: never prune (search --no-prune)
 
-    def decide(
-        self, params: int, curve: list[float], total_epochs: int, others: Iterable[Curve],
-        n_finished: int,
-    ) -> str | None:
+    def rungs(self, total_epochs: int) -> list[int]:
+        """Rung epochs for trials of `total_epochs`: min_epoch * eta**k, below the last epoch."""
+        out, e = [], self.min_epoch
+        while e < total_epochs:
+            out.append(e)
+            e *= self.eta
+        return out
+
+    def decide(self, params: int, curve: list[float], total_epochs: int,
+               others: Iterable[Curve]) -> str | None:
         """Reason to prune a trial of `params` whose curve is `curve` so far, or None."""
         e = len(curve)
-        if e < self.min_epoch or e >= total_epochs or n_finished < self.warmup_trials:
+        if not self.enabled or e not in self.rungs(total_epochs):
             return None
-        acc = curve[-1]
-        beaten = [
-            (p, c[e - 1]) for p, c in others if p <= params and len(c) >= e
-            and c[e - 1] > acc + self.margin
-        ]
-        if len(beaten) < self.n_dominators:
+        pool = [(c[e - 1], p) for p, c in others if len(c) >= e and math.isfinite(c[e - 1])]
+        pool.append((curve[-1], params))  # this trial is the last point
+        if len(pool) < self.min_at_rung:
             return None
-        return (
-            f"epoch {e}: val acc {acc:.2f}% beaten by {len(beaten)} trials with <= {params} params"
-            f" (best {max(a for _, a in beaten):.2f}%)"
-        )
+        keep = math.ceil(len(pool) / self.eta)
+        pos = rank(pool).index(len(pool) - 1)
+        if pos < keep:
+            return None
+        return (f"rung epoch {e}: val acc {curve[-1]:.2f}% at {params} params ranked "
+                f"{pos + 1} of {len(pool)} trials at this rung (top {keep} go on)")
 
     def check(self, study: optuna.Study, trial_number: int, params: int, curve: list[float],
               total_epochs: int) -> str | None:
         """Apply `decide` against the study's other trials of the same epoch budget."""
-        if len(curve) < self.min_epoch or len(curve) >= total_epochs:
-            return None  # skip the storage round trip outside the pruning window
+        if not self.enabled or len(curve) not in self.rungs(total_epochs):
+            return None  # skip the storage round trip between rungs
         trials = study.get_trials(
             deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
         )
-        n_finished = sum(t.state != TrialState.RUNNING for t in trials)
         others = [
             (t.user_attrs["params"], t.user_attrs["val_acc"]) for t in trials
             if t.number != trial_number and t.user_attrs.get("epochs") == total_epochs
             and "val_acc" in t.user_attrs and "params" in t.user_attrs
         ]
-        return self.decide(params, curve, total_epochs, others, n_finished)
+        return self.decide(params, curve, total_epochs, others)

@@ -42,7 +42,7 @@ from search.store.study import (
 )
 from search.training.data import MnistData, load_mnist
 from search.training.device import resolve_device
-from space import REFERENCES, count_params, smallest_budget
+from space import REFERENCES, count_params, smallest_budget, warm_starts
 
 __all__ = [
     "SearchArgs", "enqueue_references", "load_data", "n_finished", "prepare_study",
@@ -98,11 +98,17 @@ def n_finished(study: optuna.Study) -> int:
 
 
 def enqueue_references(study: optuna.Study, budget: int) -> list[str]:
-    """Queue the reference nets within `budget` as a new study's first trials."""
+    """Queue a new study's first trials: the reference shapes re-widthed to sizes up to `budget`
+    with the fast recipe (points of the space, labelled e.g. ref10224@4.9k; space.warmstart),
+    then the exact reference nets that fit, with their own recipes. Returns the labels."""
+    labels = []
+    for lab, params in warm_starts(budget):
+        study.enqueue_trial(params, user_attrs={"warm_start": lab})
+        labels.append(lab)
     names = [n for n, c in REFERENCES.items() if count_params(c.net) <= budget]
     for n in names:
         study.enqueue_trial({}, user_attrs={"reference": n})
-    return names
+    return labels + names
 
 
 def validate(a: SearchArgs) -> torch.device:
@@ -156,7 +162,7 @@ def work(a: SearchArgs, study: optuna.Study, data: MnistData | None = None) -> N
     device = validate(a)
     if data is None:
         data = load_data(a, device)
-    pruner = ParetoPruner() if a.prune else ParetoPruner(warmup_trials=10**9)
+    pruner = ParetoPruner(enabled=a.prune)
     obj = Objective(  # no trainer bar: _EpochBar draws one that names the trial
         budget=a.budget, epochs=a.epochs, seed=a.seed, data=data, target=a.n_trials,
         pruner=pruner, store=a.paths.artifact_store(), progress=False,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import subprocess
 import sys
@@ -47,12 +48,13 @@ def widest_params(**over: object) -> dict:
         if s > 0:
             p[f"trans{s}"] = True
     p.update(
-        trans_ratio=b["trans_ratio"][1], size=b["size"][1], growth=b["growth"][1], bn="relu_bn",
+        trans_ratio=b["trans_ratio"][1], size=b["size"][1], bn="relu_bn",
         bias=True, drop=b["drop"][1], drop2d=True, head="gap_mlp",
         hidden_ratio=b["hidden_ratio"][1], optimizer="sgd", lr_sgd=b["lr_sgd"][0],
         wd_sgd=b["wd_sgd"][0], schedule="onecycle", batch_size=b["batch_size"][0], rotate=0.0,
         translate=0.0, label_smoothing=0.0,
     )
+    p.update({f"w{j}": b["width"][1] for j in range(n * b["convs"][1])})
     p.update(over)
     if p["head"] != "gap_mlp":
         del p["hidden_ratio"]
@@ -241,3 +243,31 @@ def test_space_never_imports_optuna():
     code = "import space, sys; assert 'optuna' not in sys.modules, 'optuna imported'"
     r = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
+
+
+# ---------------------------------------------------------------- per-conv widths
+
+
+def test_each_conv_has_its_own_width():
+    # wide - narrow - wide - narrow: out of reach of a monotone width family
+    p = widest_params(stages=2, convs0=2, convs1=2, trans1=False, head="gap_linear",
+                      w0=1.0, w1=0.25, w2=1.0, w3=0.5)
+    for j in range(4, 9):
+        del p[f"w{j}"]
+    del p["trans2"], p["convs2"], p["pad2"], p["trans_ratio"]
+    assert suggest(optuna.trial.FixedTrial(p)) == p
+    widths = [c.out for c in decode(p, 20_000).net.convs if c.k == 3]
+    assert widths[0] > widths[1] < widths[2] > widths[3]
+    assert widths[1] == pytest.approx(widths[0] / 4, abs=1)
+    assert widths[3] == pytest.approx(widths[2] / 2, abs=1)
+
+
+@pytest.mark.parametrize("budget", [2_000, 10_000])
+def test_width_ratios_are_drawn_per_conv(draws, budget):
+    seen = 0
+    for params, cand in draws(budget):
+        ratios = [params[f"w{j}"] for j in range(sum(c.k == 3 for c in cand.net.convs))]
+        assert all(BOUNDS["width"][0] <= r <= BOUNDS["width"][1] for r in ratios)
+        widths = [c.out for c in cand.net.convs if c.k == 3]
+        seen += any(a > b for a, b in itertools.pairwise(widths))  # a width that shrinks
+    assert seen > 20  # shapes that were unreachable with one growth factor

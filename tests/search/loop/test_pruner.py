@@ -1,107 +1,123 @@
-"""The Pareto pruner on synthetic ask/tell studies in memory."""
+"""The Pareto successive-halving pruner on synthetic ask/tell studies in memory."""
 
 from __future__ import annotations
+
+import math
+import random
 
 import optuna
 import pytest
 from optuna.trial import TrialState
 
-from search.loop.pruner import ParetoPruner
+from search.loop.pruner import ParetoPruner, rank
 
-EPOCHS = 10
+EPOCHS = 15
 
 
-def _study(trials: list[tuple[int, list[float], TrialState]]) -> optuna.Study:
-    """An in-memory study holding finished trials with the attrs the objective writes."""
+def _study(trials: list[tuple[int, list[float], TrialState]], epochs: int = EPOCHS
+           ) -> optuna.Study:
+    """An in-memory study holding trials with the attrs the objective writes."""
     study = optuna.create_study(directions=["maximize", "minimize"])
     for params, curve, state in trials:
         done = state == TrialState.COMPLETE
-        study.add_trial(
-            optuna.create_trial(
-                state=state,
-                values=[curve[-1], params] if done else None,
-                user_attrs={"params": params, "val_acc": curve, "epochs": EPOCHS},
-            )
-        )
+        study.add_trial(optuna.create_trial(
+            state=state, values=[curve[-1], params] if done else None,
+            user_attrs={"params": params, "val_acc": curve, "epochs": epochs},
+        ))
     return study
 
 
 def _curve(final: float, n: int = EPOCHS) -> list[float]:
-    return [final - (n - e) * 1.0 for e in range(1, n + 1)]  # rises 1 pp per epoch to `final`
+    return [final - (n - e) * 0.1 for e in range(1, n + 1)]  # rises 0.1 pp per epoch
 
 
-SMALL_GOOD = [(1000 + i, _curve(99.0), TrialState.COMPLETE) for i in range(8)]
+def test_rungs_are_geometric_and_below_the_last_epoch():
+    assert ParetoPruner().rungs(15) == [1, 3, 9]
+    assert ParetoPruner().rungs(8) == [1, 3]
+    assert ParetoPruner().rungs(1) == []
+    assert ParetoPruner(eta=2, min_epoch=2).rungs(20) == [2, 4, 8, 16]
 
 
-def test_prunes_a_curve_beaten_by_smaller_trials():
-    study = _study(SMALL_GOOD)
-    reason = ParetoPruner().check(study, 99, 5000, _curve(95.0)[:3], EPOCHS)
-    assert reason and "epoch 3" in reason and "8 trials" in reason
+def test_prunes_a_dominated_trial_at_the_first_epoch():
+    study = _study([(1000 + i, _curve(99.0), TrialState.COMPLETE) for i in range(8)])
+    reason = ParetoPruner().check(study, 99, 5000, [95.0], EPOCHS)
+    assert reason and "rung epoch 1" in reason and "of 9 trials" in reason and "top 3" in reason
 
 
-def test_keeps_a_curve_only_beaten_by_larger_trials():
-    big = [(9000 + i, _curve(99.5), TrialState.COMPLETE) for i in range(8)]
-    assert ParetoPruner().check(_study(big), 99, 2000, _curve(95.0)[:3], EPOCHS) is None
-
-
-def test_keeps_the_best_curve_even_if_large():
-    study = _study(SMALL_GOOD)
-    assert ParetoPruner().check(study, 99, 5000, _curve(99.5)[:3], EPOCHS) is None
-
-
-def test_needs_enough_dominators_and_margin():
-    two = _study(SMALL_GOOD[:2] + [(9000 + i, _curve(99.5), TrialState.COMPLETE) for i in range(6)])
-    assert ParetoPruner(n_dominators=3).check(two, 99, 5000, _curve(95.0)[:3], EPOCHS) is None
-    assert ParetoPruner(n_dominators=2).check(two, 99, 5000, _curve(95.0)[:3], EPOCHS)
-    # beaten by 4 pp at epoch 3: a 5 pp margin keeps it
-    wide = ParetoPruner(margin=5.0)
-    assert wide.check(_study(SMALL_GOOD), 99, 5000, _curve(95)[:3], EPOCHS) is None
-
-
-@pytest.mark.parametrize("epoch", [1, 2])
-def test_never_before_min_epoch(epoch: int):
-    reason = ParetoPruner(min_epoch=3).check(_study(SMALL_GOOD), 99, 5000, [0.0] * epoch, EPOCHS)
-    assert reason is None
-
-
-def test_never_at_the_last_epoch():
-    reason = ParetoPruner().check(_study(SMALL_GOOD), 99, 5000, [0.0] * EPOCHS, EPOCHS)
-    assert reason is None
-
-
-def test_warmup_counts_finished_trials_only():
-    running = [(1000 + i, _curve(99.0)[:5], TrialState.RUNNING) for i in range(8)]
-    few = _study(SMALL_GOOD[:3] + running)
-    assert ParetoPruner(warmup_trials=8).check(few, 99, 5000, _curve(95.0)[:3], EPOCHS) is None
-    # pruned trials count as finished, and their partial curves are evidence at early epochs
-    pruned = [(1000 + i, _curve(99.0)[:4], TrialState.PRUNED) for i in range(5)]
-    enough = _study(SMALL_GOOD[:3] + pruned)
-    assert ParetoPruner(warmup_trials=8).check(enough, 99, 5000, _curve(95.0)[:3], EPOCHS)
-
-
-def test_ignores_itself_and_other_epoch_budgets():
-    study = optuna.create_study(directions=["maximize", "minimize"])
-    for _ in range(8):  # same curves, but trained for 20 epochs: not comparable
-        study.add_trial(
-            optuna.create_trial(
-                state=TrialState.COMPLETE,
-                values=[99.0, 1000],
-                user_attrs={"params": 1000, "val_acc": _curve(99.0, 20), "epochs": 20},
-            )
-        )
-    assert ParetoPruner().check(study, 99, 5000, _curve(95.0)[:3], EPOCHS) is None
-    study = _study(SMALL_GOOD)
-    own = study.get_trials()[0].number  # a trial is never its own dominator
-    assert ParetoPruner(n_dominators=8).check(study, own, 5000, _curve(95)[:3], EPOCHS) is None
-
-
-def test_a_pruned_front_member_is_impossible():
-    """Whatever the pruner stops is dominated at that epoch by >= n smaller-or-equal trials."""
-    study = _study(SMALL_GOOD)
+def test_acts_only_at_rungs_and_never_at_the_last_epoch():
+    study = _study([(1000 + i, _curve(99.0), TrialState.COMPLETE) for i in range(8)])
     p = ParetoPruner()
-    for params in (500, 1000, 1003, 1007, 4000):
-        for final in (90.0, 98.0, 99.0, 99.5):
-            curve = _curve(final)[:4]
-            reason = p.check(study, 99, params, curve, EPOCHS)
-            beaten = [t for t in SMALL_GOOD if t[0] <= params and t[1][3] > curve[3]]
-            assert bool(reason) == (len(beaten) >= p.n_dominators)
+    assert p.check(study, 99, 5000, [90.0, 90.0], EPOCHS) is None  # epoch 2: no rung
+    assert p.check(study, 99, 5000, [90.0] * 3, EPOCHS)  # epoch 3: rung
+    assert p.check(study, 99, 5000, [90.0] * EPOCHS, EPOCHS) is None
+
+
+def test_keeps_the_most_accurate_and_the_smallest():
+    study = _study([(5000 + i, _curve(98.0), TrialState.COMPLETE) for i in range(8)])
+    p = ParetoPruner()
+    assert p.check(study, 99, 9000, [99.5], EPOCHS) is None  # best accuracy, however large
+    assert p.check(study, 99, 600, [80.0], EPOCHS) is None  # smallest: an end of the front
+
+
+def test_a_crowded_front_keeps_its_spread_over_sizes():
+    # nine mutually non-dominated trials: bigger is better, sizes 1k..9k
+    pts = [(1000 * k, [90.0 + k]) for k in range(1, 10)]
+    study = _study([(p, c, TrialState.PRUNED) for p, c in pts])
+    p = ParetoPruner()
+    # a tenth trial squeezed between two neighbours on the same front is cut; the ends stay
+    assert p.check(study, 99, 4500, [94.5], EPOCHS)
+    assert p.check(study, 99, 500, [90.5], EPOCHS) is None
+    assert p.check(study, 99, 9500, [99.5], EPOCHS) is None
+
+
+def test_needs_min_at_rung_trials_and_honours_enabled():
+    one = _study([(1000, _curve(99.0), TrialState.COMPLETE)])
+    assert ParetoPruner().check(one, 99, 5000, [50.0], EPOCHS) is None  # 2 < 3 at the rung
+    assert ParetoPruner(min_at_rung=2).check(one, 99, 5000, [50.0], EPOCHS)
+    many = _study([(1000 + i, _curve(99.0), TrialState.COMPLETE) for i in range(8)])
+    assert ParetoPruner(enabled=False).check(many, 99, 5000, [50.0], EPOCHS) is None
+
+
+def test_running_and_pruned_trials_count_but_not_other_epoch_budgets_or_itself():
+    running = [(1000 + i, [99.0, 99.0], TrialState.RUNNING) for i in range(4)]  # another worker
+    pruned = [(1000 + i, [99.0], TrialState.PRUNED) for i in range(4)]
+    study = _study(running + pruned)
+    assert ParetoPruner().check(study, 99, 5000, [90.0], EPOCHS)
+    other_budget = _study([(1000 + i, _curve(99.0, 20), TrialState.COMPLETE) for i in range(8)],
+                          epochs=20)
+    assert ParetoPruner().check(other_budget, 99, 5000, [90.0], EPOCHS) is None
+    study = _study([(1000, [99.0], TrialState.RUNNING), (1001, [99.0], TrialState.PRUNED)])
+    own = study.get_trials()[0].number  # its own stored curve is not a second opinion
+    assert ParetoPruner().check(study, own, 5000, [90.0], EPOCHS) is None
+
+
+def test_keeps_exactly_the_top_third_when_everything_is_ordered():
+    # a chain: each trial both smaller and more accurate than the next, one front each
+    pool = [(1000 + i, [99.0 - i]) for i in range(9)]
+    study = _study([(p, c, TrialState.PRUNED) for p, c in pool])
+    p = ParetoPruner()
+    kept = [acc for acc in (99.5, 96.5, 93.5, 90.5)
+            if p.check(study, 99, 999 + 10 * (99 - int(acc)), [acc], EPOCHS) is None]
+    assert kept == [99.5, 96.5]  # ranks 1 and 4 of 10: top ceil(10/3) = 4
+
+
+def test_rank_is_non_dominated_sorting_then_spread():
+    pts = [(99.0, 5000), (98.0, 1000), (97.0, 6000), (98.5, 3000), (99.0, 5000)]
+    order = rank(pts)
+    first = set(order[:4])
+    assert first == {0, 1, 3, 4}  # the non-dominated ones (a tie dominates neither)
+    assert order[-1] == 2  # dominated by (99.0, 5000) and (98.5, 3000)
+    assert order[0] in (0, 1, 4)  # an end of the front comes first (infinite crowding)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_never_prunes_a_trial_that_dominates_every_other_at_the_rung(seed: int):
+    rng = random.Random(seed)
+    pool = [(rng.randint(500, 9000), [rng.uniform(80, 98)]) for _ in range(30)]
+    study = _study([(p, c, TrialState.PRUNED) for p, c in pool])
+    assert ParetoPruner().check(study, 99, 400, [99.0], EPOCHS) is None
+    # judged against the others, the rung cuts the 1 - 1/eta that rank lowest
+    cut = sum(bool(ParetoPruner().check(study, t.number, t.user_attrs["params"],
+                                        t.user_attrs["val_acc"], EPOCHS))
+              for t in study.get_trials())
+    assert cut == len(pool) - math.ceil(len(pool) / 3)

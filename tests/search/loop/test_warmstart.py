@@ -1,4 +1,5 @@
-"""Warm starts: a new study's first trials are the reference nets within its budget."""
+"""Warm starts: a new study's first trials are the reference shapes re-widthed to sizes up to
+its budget (points of the space), then the reference nets within its budget."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from optuna.trial import TrialState
 from search.cli import build_parser
 from search.loop.worker import SearchArgs, enqueue_references, run_search
 from search.results.pareto import front_table
-from space import REFERENCES, Candidate, count_params
+from space import REFERENCES, Candidate, count_params, smallest_budget, warm_starts
 
 SIZES = {n: count_params(c.net) for n, c in REFERENCES.items()}
 
@@ -31,17 +32,20 @@ def _memory_study() -> optuna.Study:
     return optuna.create_study(directions=["maximize", "minimize"])
 
 
-@pytest.mark.parametrize("budget", [5_000, 6_016, 10_000, 13_914, 20_000])
-def test_enqueues_exactly_the_references_within_budget(budget: int) -> None:
+@pytest.mark.parametrize("budget", [smallest_budget(), 5_000, 6_016, 10_000, 13_914, 20_000])
+def test_enqueues_scaled_shapes_then_the_references_within_budget(budget: int) -> None:
     study = _memory_study()
-    names = enqueue_references(study, budget)
-    want = [n for n in REFERENCES if SIZES[n] <= budget]  # in REFERENCES order
-    assert names == want
+    labels = enqueue_references(study, budget)
+    warm = warm_starts(budget)
+    refs = [n for n in REFERENCES if SIZES[n] <= budget]  # in REFERENCES order
+    assert labels == [lab for lab, _ in warm] + refs
     waiting = study.get_trials(states=(TrialState.WAITING,))
-    assert [t.user_attrs.get("reference") for t in waiting] == want
-    assert all(SIZES[n] <= budget for n in names)
-    if budget == 10_000:  # ref10224 is 224 params over: skipped, though 10k "sounds" right
-        assert names == ["ref6016", "ref9902"]
+    assert [t.user_attrs.get("warm_start") for t in waiting[: len(warm)]] == labels[: len(warm)]
+    fixed = [t.system_attrs["fixed_params"] for t in waiting[: len(warm)]]
+    assert fixed == [p for _, p in warm]  # points of the space, as the sampler will see them
+    assert [t.user_attrs.get("reference") for t in waiting[len(warm):]] == refs
+    if budget == 10_000:  # ref10224 is 224 params over: only its re-widthed shape runs
+        assert refs == ["ref6016", "ref9902"] and labels[0].startswith("ref10224@9")
 
 
 def _args(study_dir: Path, name: str, n_trials: int, references: bool) -> SearchArgs:
@@ -50,25 +54,35 @@ def _args(study_dir: Path, name: str, n_trials: int, references: bool) -> Search
                       references=references, quiet=True)
 
 
-def test_new_study_starts_with_references_and_labels_them(tmp_path: Path, tiny_data) -> None:
-    study = run_search(_args(tmp_path, "warm", 1, True), data=tiny_data)
-    (t,) = study.get_trials()
-    assert t.state == TrialState.COMPLETE and t.number == 0
-    assert t.user_attrs["reference"] == "ref6016"  # the only reference within 7000 params
+def test_new_study_starts_with_warm_starts_and_labels_them(tmp_path: Path, tiny_data) -> None:
+    n_warm = len(warm_starts(7000))
+    study = run_search(_args(tmp_path, "warm", n_warm + 1, True), data=tiny_data)
+    trials = sorted(study.get_trials(), key=lambda t: t.number)
+    assert all(t.state == TrialState.COMPLETE for t in trials)
+    first = trials[0]
+    assert first.user_attrs["warm_start"].startswith("ref10224@") and first.params
+    tr = first.user_attrs["config"]["train"]
+    assert (tr["optimizer"], tr["lr"], tr["schedule"]) == ("sgd", 0.1, "onecycle")  # fast recipe
+    ref = trials[n_warm]  # then the only reference within 7000 params, with its own recipe
+    assert ref.user_attrs["reference"] == "ref6016"
     want = REFERENCES["ref6016"]
-    got = Candidate.from_dict(t.user_attrs["config"])
-    assert got == replace(want, train=replace(want.train, epochs=1))  # its own recipe
-    assert t.values[1] == t.user_attrs["params"] == SIZES["ref6016"]
-    # a reference is a trial like any other: it counts towards the front, labelled there
+    got = Candidate.from_dict(ref.user_attrs["config"])
+    assert got == replace(want, train=replace(want.train, epochs=1))
+    assert ref.values[1] == ref.user_attrs["params"] == SIZES["ref6016"]
+    # labels reach the front table and its CSV
     df = front_table(study)
-    assert list(df["trial"]) == [0] and list(df["reference"]) == ["ref6016"]
+    named = dict(zip(df["trial"], df["reference"], strict=True))
+    for t in trials:
+        if t.number in named:
+            assert named[t.number] == (t.user_attrs.get("reference")
+                                       or t.user_attrs.get("warm_start", ""))
     csv = (tmp_path / "warm" / "pareto.csv").read_text()
-    assert "ref6016" in csv
+    assert any(lab in csv for lab in named.values() if lab)
 
-    # resuming does not queue the references again: the next trial is a sampled one
-    study = run_search(_args(tmp_path, "warm", 2, True), data=tiny_data)
-    t1 = next(t for t in study.get_trials() if t.number == 1)
-    assert "reference" not in t1.user_attrs and t1.params  # drawn by the sampler
+    # resuming does not queue them again: the next trial is a sampled one
+    study = run_search(_args(tmp_path, "warm", n_warm + 2, True), data=tiny_data)
+    t = next(t for t in study.get_trials() if t.number == n_warm + 1)
+    assert "reference" not in t.user_attrs and "warm_start" not in t.user_attrs and t.params
 
 
 def test_no_references(tmp_path: Path, tiny_data) -> None:
@@ -77,5 +91,5 @@ def test_no_references(tmp_path: Path, tiny_data) -> None:
     assert build_parser().parse_args(["search"]).references is True
     study = run_search(_args(tmp_path, "cold", 1, False), data=tiny_data)
     (t,) = study.get_trials()
-    assert "reference" not in t.user_attrs and t.params
+    assert "reference" not in t.user_attrs and "warm_start" not in t.user_attrs and t.params
     assert not study.get_trials(states=(TrialState.WAITING,))

@@ -1,0 +1,42 @@
+"""The study's TPE draws every searched value but the net's size, which is stratified."""
+
+from __future__ import annotations
+
+import optuna
+
+from search.store.study import make_sampler, stratified
+from space import count_params, sample
+
+
+def test_stratified_fills_every_band():
+    for seed in (0, 1, 7):
+        for k in (1, 2, 3, 4):
+            for start in (0, 2**k, 3 * 2**k):  # aligned blocks
+                xs = [stratified(n, seed) for n in range(start, start + 2**k)]
+                assert all(0.0 <= x < 1.0 for x in xs)
+                assert sorted(int(x * 2**k) for x in xs) == list(range(2**k)), (seed, k, start)
+    assert stratified(3, 0) != stratified(3, 1)  # the seed rotates the sequence
+
+
+def test_tpe_sizes_follow_the_strata_before_and_after_startup():
+    study = optuna.create_study(directions=["maximize", "minimize"], sampler=make_sampler(5))
+    sizes, other = [], set()
+    for _ in range(24):  # beyond the 10 random start-up trials
+        trial = study.ask()
+        cand = sample(trial, 10_000, 2)
+        assert trial.params["size"] == stratified(trial.number, 5)
+        n = count_params(cand.net)
+        sizes.append(n)
+        other.add(round(trial.params["lr_" + trial.params["optimizer"]], 6))
+        study.tell(trial, [90.0 + n / 1000, n])
+    assert len(other) > 12  # the rest is still drawn by TPE
+    # log sizes spread over the range, not piled at one end
+    small = sum(n < 1_500 for n in sizes)
+    large = sum(n > 5_000 for n in sizes)
+    assert small >= 4 and large >= 4, sorted(sizes)
+
+
+def test_random_sampler_is_plain():
+    study = optuna.create_study(sampler=make_sampler(5, "random"))
+    sizes = {study.ask().suggest_float("size", 0, 1) for _ in range(8)}
+    assert sizes != {stratified(n, 5) for n in range(8)}
