@@ -16,6 +16,7 @@ from __future__ import annotations
 import signal
 import sys
 import warnings
+from collections.abc import Callable, Iterable
 from contextlib import suppress
 from pathlib import Path
 from socketserver import ThreadingMixIn
@@ -117,6 +118,26 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def _trial_table_redirect(app: Callable) -> Callable:
+    """Send /dashboard/studies/N/trialTable to the page that holds the trial table now.
+
+    optuna-dashboard 0.21 still routes that URL (bookmarks, older links) but its study page has no
+    "trialTable" branch any more, so it renders an empty page: the table moved to "Smart
+    Selection" (README, "Dashboard"). Only a direct load reaches the server; in-app links never
+    point there.
+    """
+
+    def wrapped(environ: dict, start_response: Callable) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path.startswith("/dashboard/studies/") and path.endswith("/trialTable"):
+            start_response("302 Found", [("Location", path.removesuffix("trialTable")
+                                          + "smartSelection"), ("Content-Length", "0")])
+            return [b""]
+        return app(environ, start_response)
+
+    return wrapped
+
+
 def serve(study_dir: Path, name: str | None, url: str | None, host: str, port: int) -> None:
     """Serve optuna-dashboard on the storage chosen as in resolve_storage until Ctrl-C/SIGTERM."""
     from optuna_dashboard import wsgi
@@ -132,17 +153,21 @@ def serve(study_dir: Path, name: str | None, url: str | None, host: str, port: i
     # optuna's importance estimate warns on every page load of a small study: noise in a server log
     warnings.filterwarnings("ignore", message="Some regimes for parameter", category=UserWarning)
     folders = [StudyPaths(study_dir / n).artifacts for n in names] or [study_dir / "artifacts"]
-    app = wsgi(storage, artifact_store=StudyFolders(folders))
+    app = _trial_table_redirect(wsgi(storage, artifact_store=StudyFolders(folders)))
     try:
         server = make_server(host, port, app, server_class=_ThreadedServer,
                              handler_class=_QuietHandler)
     except OSError as e:
         raise UserError(f"cannot listen on {host}:{port}: {e.strerror}") from None
     host = f"[{host}]" if ":" in host else host
-    print(f"optuna-dashboard for {', '.join(names) or 'an empty storage'} at "
-          f"http://{host}:{port}/dashboard (Ctrl-C to stop)", flush=True)
-    signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops it as cleanly as Ctrl-C
     try:
+        # Ctrl-C and `kill` stop it cleanly. SIGINT is set explicitly: Python installs its own
+        # KeyboardInterrupt handler only where SIGINT was not ignored at startup, and a background
+        # job or nohup starts it ignored, which would leave the server deaf to Ctrl-C.
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, _interrupt)
+        print(f"optuna-dashboard for {', '.join(names) or 'an empty storage'} at "
+              f"http://{host}:{port}/dashboard (Ctrl-C to stop)", flush=True)
         server.serve_forever()
     except KeyboardInterrupt:
         print("dashboard stopped", file=sys.stderr)
