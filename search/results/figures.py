@@ -133,7 +133,7 @@ def front_figure(study: optuna.Study) -> go.Figure:
     if fy:  # broken trials (10 %) would squash the interesting top: start below the front
         tops = fy + [REPORTED[n] for n, _ in refs] + [t.user_attrs["test_mean"] for t in scored]
         fig.update_yaxes(range=[max(0.0, min(fy) - max(1.0, max(tops) - min(fy))),
-                                max(tops) + 0.3])
+                                max(tops) + 1.0])
     fig.update_layout(title=FRONT_TITLE, xaxis_title="parameters (log scale)",
                       yaxis_title="accuracy (%)", template="plotly_white",
                       legend={"orientation": "h", "y": -0.25})
