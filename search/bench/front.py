@@ -1,0 +1,257 @@
+"""`nas-mnist bench --front`: anytime front quality of the default search against random search.
+
+Two arms run on this machine for the same wall-clock budget, the same epochs and the same data:
+
+a. the default search -- :class:`~search.loop.worker.SearchArgs` as it is at run time (sampler,
+   pruner, warm starts), nothing overridden but the bench's own settings below;
+b. plain random search without pruning or warm starts (what a Ray Tune / NNI user gets by default).
+
+Runs are interleaved (a seed 0, b seed 0, a seed 1, ...), so that a shared machine's changing load
+hits both arms alike, each in its own SQLite study under ``--out``. Afterwards each study's
+validation front is scored after every completed trial as ``sampler_bench``'s log-scale hypervolume
+(accuracy above ``ref_acc`` times decades of parameters below the budget), against minutes since the
+study's first trial started. The final figures count only trials completed within the budget: the
+search's timeout starts no new trial after it but lets a running one finish, so a run may overrun by
+up to one trial; the curves keep those trials.
+
+Default budget, "about an hour on a 2-core CPU": 2 seeds x 2 arms x 12 minutes with 2 workers of one
+thread each (every core busy), 8 epochs per trial on 50k train / 10k validation images. 8 epochs
+because the issue's accuracy goals are stated at 8 epochs; a 10k-parameter net then takes about
+3 minutes per worker on this box, so each run may overrun by that much: 4 x (12 + up to 3) min plus
+start-up is 50-62 min. 2 seeds is the fewest that give a spread; 12 minutes lets 2 workers finish
+roughly 10-30 trials per run, enough for a front from a few hundred parameters to the budget.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import math
+import os
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pandas as pd
+from optuna.trial import FrozenTrial, TrialState
+
+from search.bench.sampler_bench import hypervolume
+from search.errors import UserError
+from search.loop.jobs import run_jobs
+from search.loop.worker import SearchArgs, run_search
+from search.training.data import MnistData, load_mnist
+from search.training.device import resolve_device
+
+__all__ = ["ARMS", "FULL", "QUICK", "FrontPlan", "FrontResult", "arm_args", "format_front",
+           "hv_curve", "run_front", "run_stats", "summarize", "time_to_reach"]
+
+ARMS = {"a": "default search", "b": "random, no pruning, no warm starts"}
+N_TRIALS = 10**6  # the timeout ends every run, never the trial count
+SIZES = (2000, 5000)  # besides the budget: "best accuracy with at most this many params"
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+@dataclass(frozen=True)
+class FrontPlan:
+    """How much to run; ``minutes`` is per arm and seed."""
+
+    seeds: int = 2
+    minutes: float = 12.0
+    epochs: int = 8
+    budget: int = 10_000
+    jobs: int = 2  # worker processes per run; 1 runs in this process (MNIST read once)
+    train_subset: int | None = None  # None: all 50k training images
+    val_size: int = 10_000
+    ref_acc: float = 90.0  # % : hypervolume reference accuracy, as sampler_bench's
+
+
+FULL = FrontPlan(jobs=min(2, _cores()))
+# A smoke test: 2 x 2 runs of 20 s on 2,000 images at 1 epoch, in this process (no worker start-up);
+# such nets sit far below 90 %, so the reference is chance level, else every HV would be 0.
+QUICK = FrontPlan(seeds=2, minutes=20 / 60, epochs=1, budget=2000, jobs=1, train_subset=2000,
+                  val_size=500, ref_acc=10.0)
+
+
+@dataclass
+class FrontResult:
+    runs: pd.DataFrame  # one row per (arm, seed)
+    summary: pd.DataFrame  # one row per arm
+    curves: pd.DataFrame  # arm, seed, minutes, trial, params, acc, hv_log
+    files: list[Path]
+    plan: FrontPlan
+
+
+def hv_curve(trials: Iterable[FrozenTrial], budget: int, ref_acc: float) -> pd.DataFrame:
+    """The validation front's log-scale hypervolume after each completed trial, against minutes
+    since the first trial of the study started (a first row at 0 minutes with nothing done)."""
+    trials = list(trials)
+    starts = [t.datetime_start for t in trials if t.datetime_start is not None]
+    rows: list[dict[str, float]] = [{"minutes": 0.0, "trial": -1, "params": math.nan,
+                                     "acc": math.nan, "hv_log": 0.0}]
+    done = sorted((t for t in trials if t.state == TrialState.COMPLETE and t.values
+                   and t.datetime_complete is not None), key=lambda t: t.datetime_complete)
+    points: list[tuple[float, int]] = []
+    for t in done:
+        acc, params = float(t.values[0]), int(t.values[1])
+        points.append((acc, params))
+        rows.append({"minutes": (t.datetime_complete - min(starts)).total_seconds() / 60,
+                     "trial": t.number, "params": params, "acc": acc,
+                     "hv_log": hypervolume(points, ref_acc, budget, log=True)})
+    return pd.DataFrame(rows)
+
+
+def time_to_reach(curve: pd.DataFrame, target: float) -> float:
+    """Minutes until ``curve`` (of :func:`hv_curve`) first reaches ``target``; NaN if never."""
+    hit = curve.loc[curve["hv_log"] >= target, "minutes"]
+    return float(hit.min()) if len(hit) else math.nan
+
+
+def run_stats(trials: Sequence[FrozenTrial], curve: pd.DataFrame, plan: FrontPlan) -> dict:
+    """One run's row: final hypervolume and trial counts within the budget, best accuracies."""
+    t0 = min(t.datetime_start for t in trials if t.datetime_start is not None)
+
+    def within(t: FrozenTrial) -> bool:
+        end = t.datetime_complete
+        return end is not None and (end - t0).total_seconds() <= plan.minutes * 60
+
+    fin = [t for t in trials if within(t)]
+    done = [t for t in fin if t.state == TrialState.COMPLETE and t.values]
+    row = {"hv_log": float(curve.loc[curve["minutes"] <= plan.minutes, "hv_log"].max()),
+           "complete": len(done), "pruned": sum(t.state == TrialState.PRUNED for t in fin)}
+    for cap in (*SIZES, plan.budget):
+        accs = [t.values[0] for t in done if t.values[1] <= cap]
+        row[f"best<={cap // 1000}k" if cap % 1000 == 0 else f"best<={cap}"] = (
+            max(accs) if accs else math.nan)
+    return row
+
+
+def summarize(runs: pd.DataFrame, curves: pd.DataFrame) -> pd.DataFrame:
+    """Per arm: final HV mean and sd over seeds, minutes to reach arm b's final mean HV (mean over
+    the seeds that reached it, and how many did), mean trial counts and best accuracies."""
+    target = runs.loc[runs["arm"] == "b", "hv_log"].mean()
+    reach = {(arm, seed): time_to_reach(g, target) for (arm, seed), g in
+             curves.groupby(["arm", "seed"])}
+    out = []
+    for arm, g in runs.groupby("arm"):
+        times = pd.Series([reach[(arm, s)] for s in g["seed"]], dtype=float)
+        best = [c for c in g.columns if c.startswith("best<=")]
+        out.append({"arm": arm, "what": ARMS[arm], "seeds": len(g),
+                    "hv_log mean": g["hv_log"].mean(), "hv_log sd": g["hv_log"].std(),
+                    "min to b's HV": times.mean(),
+                    "reached": f"{times.notna().sum()}/{len(times)}",
+                    "complete": g["complete"].mean(), "pruned": g["pruned"].mean(),
+                    **{c: g[c].mean() for c in best}})
+    return pd.DataFrame(out)
+
+
+def arm_args(arm: str, seed: int, plan: FrontPlan, out: Path, *, data_dir: str | None = None,
+             device: str = "auto") -> SearchArgs:
+    """The search of one arm and seed; arm a keeps every search default the bench does not set."""
+    a = SearchArgs(budget=plan.budget, n_trials=N_TRIALS, timeout=plan.minutes * 60,
+                   epochs=plan.epochs, study_name=f"{arm}-s{seed}", study_dir=out,
+                   data_dir=data_dir, device=device, seed=seed, val_size=plan.val_size,
+                   train_subset=plan.train_subset, quiet=True)
+    if arm == "b":
+        return replace(a, sampler="random", prune=False, references=False)
+    if arm != "a":
+        raise ValueError(f"unknown arm {arm!r}; known: {', '.join(ARMS)}")
+    return a
+
+
+@functools.cache
+def _data(data_dir: str | None, val_size: int, subset: int | None, device: str) -> MnistData:
+    """MNIST once per process: every in-process run uses the same split."""
+    return load_mnist(data_dir, device=device, val_size=val_size, subset=subset)
+
+
+def _search(a: SearchArgs, jobs: int) -> list[FrozenTrial]:
+    # the searches' own lines (one per trial, the front) go to stderr: stdout keeps the tables
+    with contextlib.redirect_stdout(sys.stderr):
+        if jobs == 1:
+            dev = str(resolve_device(a.device))
+            study = run_search(a, _data(a.data_dir, a.val_size, a.train_subset, dev))
+        else:
+            study = run_jobs(a, jobs, echo=False).study
+    return study.get_trials(deepcopy=False)
+
+
+def run_front(plan: FrontPlan, out: Path, *, data_dir: str | None = None,
+              device: str = "auto") -> FrontResult:
+    """Run both arms for every seed, interleaved; write curves and runs (CSV) and the PNG."""
+    out = Path(out)
+    if out.exists() and any(out.glob("*.db")):
+        raise UserError(f"{out} already holds studies; pass a new --out folder")
+    out.mkdir(parents=True, exist_ok=True)
+    curves, runs = [], []
+    for seed in range(plan.seeds):
+        for arm in ARMS:
+            a = arm_args(arm, seed, plan, out, data_dir=data_dir, device=device)
+            print(f"bench --front: arm {arm} ({ARMS[arm]}), seed {seed}: "
+                  f"{_duration(plan.minutes)} ...", file=sys.stderr, flush=True)
+            trials = _search(a, plan.jobs)
+            curve = hv_curve(trials, plan.budget, plan.ref_acc)
+            runs.append({"arm": arm, "seed": seed, **run_stats(trials, curve, plan)})
+            curves.append(curve.assign(arm=arm, seed=seed))
+    cdf = pd.concat(curves, ignore_index=True)
+    cdf = cdf[["arm", "seed", "minutes", "trial", "params", "acc", "hv_log"]]
+    rdf, summary = pd.DataFrame(runs), summarize(pd.DataFrame(runs), cdf)
+    files = [out / "front_curves.csv", out / "front_runs.csv", out / "front.png"]
+    cdf.to_csv(files[0], index=False)
+    rdf.to_csv(files[1], index=False)
+    _plot(cdf, plan, float(summary.loc[summary["arm"] == "b", "hv_log mean"].iloc[0]), files[2])
+    return FrontResult(rdf, summary, cdf, files, plan)
+
+
+def _plot(curves: pd.DataFrame, plan: FrontPlan, target: float, path: Path) -> None:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    colours = {"a": "tab:blue", "b": "tab:orange"}
+    fig = Figure(figsize=(7.5, 4.5), dpi=120)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    labelled: set[str] = set()
+    for (arm, _), g in curves.groupby(["arm", "seed"]):
+        x, y = list(g["minutes"]), list(g["hv_log"])
+        if x[-1] < plan.minutes:  # hold the last value to the end of the budget
+            x, y = [*x, plan.minutes], [*y, y[-1]]
+        label = None if arm in labelled else f"{arm}: {ARMS[arm]}"
+        labelled.add(arm)
+        ax.step(x, y, where="post", color=colours[arm], alpha=0.85, label=label)
+    ax.axvline(plan.minutes, color="grey", ls="--", lw=1, label="budget per run")
+    ax.axhline(target, color=colours["b"], ls=":", lw=1, label="b's final mean")
+    ax.set_xlabel("minutes since the study's first trial started")
+    ax.set_ylabel(f"validation front HV (pp above {plan.ref_acc:g} % x decades of params)")
+    ax.set_title(f"budget {plan.budget:,} params, {plan.epochs} epochs, {plan.seeds} seeds, "
+                 f"{plan.jobs} worker(s)", fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="best")
+    fig.tight_layout()
+    fig.savefig(path, format="png")
+
+
+def _duration(minutes: float) -> str:
+    return f"{minutes:g} min" if minutes >= 1 else f"{minutes * 60:.0f} s"
+
+
+def format_front(res: FrontResult) -> str:
+    p = res.plan
+    data = f"{p.train_subset or 50_000:,} train / {p.val_size:,} val"
+    pd_opts = {"index": False, "float_format": lambda v: f"{v:.2f}"}
+    return "\n".join([
+        f"nas-mnist bench --front: budget {p.budget:,} params, {p.epochs} epochs, {data}, "
+        f"{_duration(p.minutes)} per arm and seed, {p.jobs} worker(s), "
+        f"HV reference {p.ref_acc:g} %",
+        "", "per run (within the budget; best = validation accuracy %):",
+        res.runs.to_string(**pd_opts),
+        "", "per arm (mean over seeds; 'min to b's HV': minutes until the arm's front first "
+        "reached arm b's final mean HV):",
+        res.summary.to_string(**pd_opts),
+        "", "files: " + ", ".join(str(f) for f in res.files)])

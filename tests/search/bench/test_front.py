@@ -1,0 +1,150 @@
+"""`nas-mnist bench --front` (search.bench.front): HV vs wall time, time to reach, end to end."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from pathlib import Path
+
+import optuna
+import pandas as pd
+import pytest
+from optuna.trial import TrialState
+
+from search.bench.front import (
+    ARMS,
+    QUICK,
+    FrontPlan,
+    arm_args,
+    hv_curve,
+    run_stats,
+    summarize,
+    time_to_reach,
+)
+from search.cli import main
+from search.loop.worker import SearchArgs
+
+T0 = dt.datetime(2026, 1, 1, 12, 0)
+
+
+def _trial(start: float, end: float | None, acc: float | None = None, params: int | None = None,
+           state: TrialState = TrialState.COMPLETE) -> optuna.trial.FrozenTrial:
+    """A finished trial that started and ended ``start`` / ``end`` minutes after T0."""
+    values = [acc, params] if state == TrialState.COMPLETE else None
+    t = optuna.trial.create_trial(state=state, values=values)
+    t.datetime_start = T0 + dt.timedelta(minutes=start)
+    t.datetime_complete = None if end is None else T0 + dt.timedelta(minutes=end)
+    return t
+
+
+def _study(*trials: optuna.trial.FrozenTrial) -> list[optuna.trial.FrozenTrial]:
+    """The trials as an in-memory study stores and hands them back."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(directions=["maximize", "minimize"])
+    for t in trials:
+        study.add_trial(t)
+    return study.get_trials(deepcopy=False)
+
+
+def test_hv_curve_steps_at_each_completion_from_the_first_start() -> None:
+    trials = _study(
+        _trial(1, 3, 95.0, 100),  # the study's first start: minute 1 is time 0
+        _trial(2, 5, 97.0, 1000),
+        _trial(3, 4, state=TrialState.PRUNED),  # no point, no step
+        _trial(4, 6, 96.0, 5000),  # dominated by (97, 1000): adds nothing
+    )
+    c = hv_curve(trials, budget=10_000, ref_acc=90.0)
+    assert list(c["minutes"]) == pytest.approx([0, 2, 4, 5])
+    # 95 % over 100..10,000 (2 decades) = 10; then 5 pp * 1 decade + 7 pp * 1 decade = 12
+    assert list(c["hv_log"]) == pytest.approx([0, 10, 12, 12])
+    assert list(c["trial"]) == [-1, 0, 1, 3]
+
+
+def test_time_to_reach_is_the_first_crossing_or_nan() -> None:
+    c = pd.DataFrame({"minutes": [0, 2, 4, 5], "hv_log": [0, 10, 12, 12]})
+    assert time_to_reach(c, 11) == 4 and time_to_reach(c, 10) == 2 and time_to_reach(c, 0) == 0
+    assert math.isnan(time_to_reach(c, 12.5))
+
+
+def test_run_stats_count_only_trials_done_within_the_budget() -> None:
+    plan = FrontPlan(minutes=5, budget=10_000, ref_acc=90.0)
+    trials = _study(
+        _trial(0, 1, 95.0, 1500),
+        _trial(0, 2, state=TrialState.PRUNED),
+        _trial(1, 4, 97.0, 4000),
+        _trial(4, 7, 99.0, 9000),  # started in time, finished after the budget: not counted
+    )
+    row = run_stats(trials, hv_curve(trials, 10_000, 90.0), plan)
+    assert (row["complete"], row["pruned"]) == (2, 1)
+    assert (row["best<=2k"], row["best<=5k"], row["best<=10k"]) == (95.0, 97.0, 97.0)
+    hv = 5 * math.log10(4000 / 1500) + 7 * math.log10(10_000 / 4000)
+    assert row["hv_log"] == pytest.approx(hv)
+
+
+def test_summary_gives_the_time_arm_a_needs_for_arm_bs_final_mean() -> None:
+    runs = pd.DataFrame({"arm": ["a", "b", "a", "b"], "seed": [0, 0, 1, 1],
+                         "hv_log": [12.0, 8.0, 10.0, 6.0], "complete": [5, 9, 7, 11],
+                         "pruned": [3, 0, 1, 0], "best<=2k": [98.0, 97.0, 98.5, 96.0]})
+    curves = pd.DataFrame({  # b's final mean is 7: a seed 0 reaches it at 2, seed 1 at 3
+        "arm": ["a"] * 3 + ["b"] * 2 + ["a"] * 3 + ["b"] * 2,
+        "seed": [0] * 5 + [1] * 5,
+        "minutes": [0, 2, 9, 0, 10, 0, 1, 3, 0, 10],
+        "hv_log": [0, 7.5, 12, 0, 8, 0, 5, 10, 0, 6]})
+    s = summarize(runs, curves).set_index("arm")
+    assert s.loc["a", "hv_log mean"] == 11 and s.loc["b", "hv_log mean"] == 7
+    assert s.loc["a", "hv_log sd"] == pytest.approx(math.sqrt(2))
+    assert s.loc["a", "min to b's HV"] == 2.5 and s.loc["a", "reached"] == "2/2"
+    assert s.loc["b", "min to b's HV"] == 10 and s.loc["b", "reached"] == "1/2"
+    assert (s.loc["a", "complete"], s.loc["a", "pruned"], s.loc["b", "best<=2k"]) == (6, 2, 96.5)
+
+
+def test_arm_a_keeps_the_search_defaults_and_arm_b_is_plain_random(tmp_path: Path) -> None:
+    d = SearchArgs()
+    a = arm_args("a", 3, QUICK, tmp_path)
+    b = arm_args("b", 3, QUICK, tmp_path)
+    assert (a.sampler, a.prune, a.references) == (d.sampler, d.prune, d.references)
+    assert (b.sampler, b.prune, b.references) == ("random", False, False)
+    for x in (a, b):
+        assert (x.seed, x.epochs, x.budget, x.timeout) == (3, QUICK.epochs, QUICK.budget,
+                                                           QUICK.minutes * 60)
+        assert x.train_subset == QUICK.train_subset and x.val_size == QUICK.val_size
+    assert a.storage_url != b.storage_url  # a SQLite file each
+
+
+@pytest.mark.parametrize("argv, msg", [
+    (["--seeds", "3"], "--seeds need --front"),
+    (["--front", "--threads", "1"], "--threads cannot be used with --front"),
+])
+def test_front_flags_are_checked(argv: list[str], msg: str, capsys: pytest.CaptureFixture) -> None:
+    assert main(["bench", "--device", "cpu", *argv]) == 2
+    err = capsys.readouterr().err
+    assert msg in err and err.count("\n") == 1
+
+
+def test_front_quick_end_to_end(mnist_root: Path, tmp_path: Path,
+                                capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "front"
+    assert main(["bench", "--front", "--quick", "--device", "cpu", "--data-dir", str(mnist_root),
+                 "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "nas-mnist bench --front: budget 2,000 params, 1 epochs" in text
+    assert "min to b's HV" in text and ARMS["a"] in text and ARMS["b"] in text
+    runs = pd.read_csv(out / "front_runs.csv")
+    assert list(zip(runs["arm"], runs["seed"], strict=True)) == [
+        ("a", 0), ("b", 0), ("a", 1), ("b", 1)]  # interleaved
+    assert (runs["complete"] >= 1).all() and (runs["hv_log"] >= 0).all()
+    assert (runs.loc[runs["arm"] == "b", "pruned"] == 0).all()  # b never prunes
+    assert runs["best<=2k"].between(0, 100).all()
+    curves = pd.read_csv(out / "front_curves.csv")
+    assert list(curves.columns) == ["arm", "seed", "minutes", "trial", "params", "acc", "hv_log"]
+    for _, g in curves.groupby(["arm", "seed"]):
+        assert g["minutes"].is_monotonic_increasing and g["hv_log"].is_monotonic_increasing
+        assert g["params"].dropna().le(2000).all()
+    assert sorted(p.name for p in out.glob("*.db")) == ["a-s0.db", "a-s1.db", "b-s0.db",
+                                                        "b-s1.db"]
+    png = (out / "front.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+    # the same folder again would resume those studies: refused in one line
+    assert main(["bench", "--front", "--quick", "--device", "cpu", "--data-dir", str(mnist_root),
+                 "--out", str(out)]) == 2
+    assert "already holds studies" in capsys.readouterr().err
