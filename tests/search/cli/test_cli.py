@@ -101,6 +101,22 @@ def test_epoch_bar_names_the_trial_and_shows_percent(capsys):
     assert study.trials[0].user_attrs["val_acc"] == [92.734, 97.5]  # still recorded
 
 
+def test_bar_mode_prints_a_line_per_trial_and_the_final_bar_once(tmp_path, mnist_root, tiny_data,
+                                                                  capsys):
+    from search.loop.worker import prepare_study, work
+
+    a = SearchArgs(budget=2000, n_trials=2, epochs=1, study_name="bars", study_dir=tmp_path,
+                   data_dir=str(mnist_root), device="cpu", val_size=500, train_subset=1000,
+                   references=False, quiet=False)
+    work(a, prepare_study(a, tiny_data), tiny_data)
+    out = capsys.readouterr()
+    text = out.out + out.err
+    assert "trial 0 complete params=" in text or "trial 0 pruned params=" in text
+    assert "trial 1 complete params=" in text or "trial 1 pruned params=" in text
+    assert "trial 1: " in text and " params, " in text  # the epoch bar names trial and size
+    assert out.err.count("2/2 [") == 1  # the study bar's final state is drawn once
+
+
 def test_chance_warning_when_most_completed_trials_did_not_learn():
     study = optuna.create_study(directions=["maximize", "minimize"])
     a = SearchArgs(epochs=1, train_subset=5000)

@@ -10,6 +10,7 @@ import optuna
 import pandas as pd
 from optuna.trial import TrialState
 
+from search.cli import main
 from space import Candidate, count_params
 
 BUDGET = 3000
@@ -44,9 +45,17 @@ def _search(mnist_root: Path, study_dir: Path, n_trials: int) -> subprocess.Comp
     return subprocess.run(argv, capture_output=True, text=True, timeout=600, env=env)
 
 
-def test_search_then_resume(mnist_root: Path, tmp_path: Path):
+def _table(out: str) -> list[str]:
+    """The front table a command printed: the lines after its 'Pareto front of study' heading."""
+    lines = out.splitlines()
+    start = next(i for i, ln in enumerate(lines) if ln.startswith("Pareto front of study"))
+    return [ln for ln in lines[start + 1:] if ln.strip() and not ln.startswith("warning:")]
+
+
+def test_search_then_resume(mnist_root: Path, tmp_path: Path, capsys):
     r = _search(mnist_root, tmp_path, 2)
     assert r.returncode == 0, r.stderr
+    assert "resuming" not in r.stdout  # a new study
     db = tmp_path / f"b{BUDGET}.db"
     assert db.is_file()
     study = optuna.load_study(study_name=f"b{BUDGET}", storage=f"sqlite:///{db}")
@@ -67,9 +76,17 @@ def test_search_then_resume(mnist_root: Path, tmp_path: Path):
     assert {"trial", "params", "val_acc", "epochs", "arch"} <= set(df.columns)
     assert set(df["trial"]) <= set(first) and len(df) >= 1
     assert "Pareto front" in r.stdout
+    # search and pareto print one and the same table (pareto also names the picture it wrote)
+    assert main(["pareto", "--study", f"b{BUDGET}", "--study-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert _table(out) == _table(r.stdout) and "lr" in _table(out)[0].split()
+    assert out.splitlines()[0].endswith("pareto.csv, pareto.png, report.md")
 
     r = _search(mnist_root, tmp_path, 3)  # resume: same study, topped up to 3 finished trials
     assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[0] == (f"resuming study 'b{BUDGET}': 2 of 3 trials finished "
+                                        f"(sqlite:///{tmp_path / f'b{BUDGET}.db'}; outputs in "
+                                        f"{tmp_path / f'b{BUDGET}'})")
     study = optuna.load_study(study_name=f"b{BUDGET}", storage=f"sqlite:///{db}")
     assert len(study.get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED))) == 3
     after = {t.number: t.values for t in study.get_trials(states=(TrialState.COMPLETE,))}

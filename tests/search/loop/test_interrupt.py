@@ -12,7 +12,7 @@ import pytest
 from optuna.samplers import TPESampler
 from optuna.trial import TrialState
 
-from search.loop.interrupt import _defer, interruptible
+from search.loop.interrupt import Terminated, _defer, exit_status, interruptible, safe_interrupts
 from search.loop.objective import INTERRUPTED
 from search.loop.worker import SearchArgs, prepare_study, work
 
@@ -40,6 +40,17 @@ def test_library_code_defers_unless_an_interruptible_function_is_nearer():
         return _frame_in("optuna.storages._rdb")()
 
     assert _defer(_frame_in("optuna.study._optimize", body_writing)()) is True
+
+
+@pytest.mark.skipif(os.name != "posix", reason="sends itself a POSIX SIGTERM")
+def test_sigterm_is_raised_where_ctrl_c_would_be():
+    before = signal.getsignal(signal.SIGTERM)
+    with safe_interrupts(), pytest.raises(Terminated):
+        os.kill(os.getpid(), signal.SIGTERM)  # without the handler this test process would die
+        time.sleep(5)
+    assert signal.getsignal(signal.SIGTERM) is before  # put back after the block
+    assert isinstance(Terminated(), KeyboardInterrupt)  # every Ctrl-C handler settles it too
+    assert (exit_status(Terminated()), exit_status(KeyboardInterrupt())) == (143, 130)
 
 
 @pytest.mark.skipif(os.name != "posix", reason="sends itself a POSIX SIGINT")

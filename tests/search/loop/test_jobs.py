@@ -57,7 +57,8 @@ def test_two_jobs_finish_exactly_n_distinct_trials(mnist_root: Path, tmp_path: P
     assert (tmp_path / "j" / "pareto.csv").is_file()
 
 
-def test_ctrl_c_is_forwarded_then_resume_tops_up(mnist_root: Path, tmp_path: Path) -> None:
+def test_ctrl_c_is_forwarded_then_resume_tops_up(mnist_root: Path, tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture) -> None:
     # trials on 3000 images: long enough to be caught running
     argv = [sys.executable, "-m", "search.cli",
             *_argv(mnist_root, tmp_path, 3, "--jobs", "2", subset=3000)]
@@ -81,8 +82,14 @@ def test_ctrl_c_is_forwarded_then_resume_tops_up(mnist_root: Path, tmp_path: Pat
     assert not study.get_trials(states=(TrialState.RUNNING,))  # every worker settled its trial
     fails = study.get_trials(states=(TrialState.FAIL,))
     assert fails and all("interrupted" in t.user_attrs["fail_reason"] for t in fails)
+    finished = len(study.get_trials(states=FINISHED))
+    # the front so far is written once the workers are settled (when a trial had finished)
+    assert ("Pareto front of study 'j'" in out) == (finished > 0)
+    assert (tmp_path / "j" / "pareto.csv").is_file() == (finished > 0)
+    capsys.readouterr()
 
     assert main(_argv(mnist_root, tmp_path, 3, "--jobs", "2", subset=3000)) == 0
+    assert capsys.readouterr().out.startswith(f"resuming study 'j': {finished} of 3 trials")
     study = _study(tmp_path)
     assert len(study.get_trials(states=FINISHED)) == 3
     assert not study.get_trials(states=(TrialState.RUNNING, TrialState.WAITING))

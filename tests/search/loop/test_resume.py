@@ -119,8 +119,10 @@ def test_sigkill_then_rerun_resumes_and_retries_the_killed_trial(mnist_root, tmp
     for n, (state, values, _) in done_before.items():  # nothing finished was lost or changed
         assert (after[n].state, after[n].values) == (state, values)
     assert after[killed].state == TrialState.FAIL  # declared dead by its stale heartbeat
+    assert after[killed].user_attrs["fail_reason"] == "no heartbeat for 2 s (worker gone)"
     retries = [t for t in after.values() if t.system_attrs.get("failed_trial") == killed]
     assert len(retries) == 1 and retries[0].state in FINISHED
+    assert "fail_reason" not in retries[0].user_attrs
     assert retries[0].user_attrs["config"] == before[killed][2]  # the same candidate, rerun
     assert len(study.get_trials(states=FINISHED)) == 3  # exactly the target, no surplus
     assert not study.get_trials(states=(TrialState.RUNNING, TrialState.WAITING))
@@ -149,6 +151,8 @@ def test_sigint_marks_the_trial_requeues_it_and_says_how_to_resume(mnist_root, t
     assert queued[0].params == t[stopped].params
     assert "fail_reason" not in queued[0].user_attrs
     assert not study.get_trials(states=(TrialState.RUNNING,))
+    # the front so far is written after the trial was settled, as at a normal end
+    assert (tmp_path / NAME / "pareto.csv").is_file() and (tmp_path / NAME / "pareto.png").is_file()
 
     assert _rerun(argv, monkeypatch) == 0
     study = _study(tmp_path)
@@ -156,6 +160,25 @@ def test_sigint_marks_the_trial_requeues_it_and_says_how_to_resume(mnist_root, t
     rerun = study.trials[queued[0].number]
     assert rerun.state in FINISHED and "fail_reason" not in rerun.user_attrs
     assert rerun.user_attrs["config"] == t[stopped].user_attrs["config"]
+
+
+def test_sigterm_is_settled_like_ctrl_c(mnist_root, tmp_path):
+    # `kill PID`, a batch scheduler, docker stop: before, the process died at once (exit 143)
+    # and left its trial RUNNING until another worker's heartbeat check
+    db = tmp_path / f"{NAME}.db"
+    proc, stopped = _start_and_wait_for_running(_argv(mnist_root, tmp_path, 3), db, min_complete=1)
+    os.kill(proc.pid, signal.SIGTERM)
+    err = _finish(proc, 60)
+    assert proc.returncode == 143, err
+    assert "Traceback" not in err
+    last = [ln for ln in err.splitlines() if ln.strip()][-1]
+    assert last.startswith(f"terminated (SIGTERM): trial {stopped} marked FAIL and queued again; ")
+    t = {x.number: x for x in _study(tmp_path).get_trials()}
+    assert t[stopped].state == TrialState.FAIL
+    assert t[stopped].user_attrs["fail_reason"] == INTERRUPTED
+    assert [x.system_attrs["failed_trial"] for x in t.values()
+            if x.state == TrialState.WAITING] == [stopped]
+    assert (tmp_path / NAME / "pareto.csv").is_file()
 
 
 @pytest.mark.filterwarnings("ignore:Heartbeat of storage is supposed")  # study.ask() by hand
@@ -175,9 +198,12 @@ def test_journal_storage_has_heartbeats(monkeypatch, tmp_path):
         fail_stale_trials(study)
     trials = study.get_trials()
     assert trials[dead.number].state == TrialState.FAIL
+    assert trials[dead.number].user_attrs["fail_reason"] == "no heartbeat for 2 s (worker gone)"
     assert trials[alive.number].state == TrialState.RUNNING
+    assert "fail_reason" not in trials[alive.number].user_attrs
     retry = [t for t in trials if t.state == TrialState.WAITING]
     assert len(retry) == 1 and retry[0].params == trials[dead.number].params
+    assert "fail_reason" not in retry[0].user_attrs
     assert retry[0].system_attrs["failed_trial"] == dead.number
 
 

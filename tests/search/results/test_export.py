@@ -245,3 +245,37 @@ def test_export_errors(study_copy, tmp_path, capsys):
     _one_line_error(capsys, base + ["--study", name, "--trial", str(t.number)],
                     "weights of trial")
     assert not (study_dir / name / "export").exists()  # nothing written on any error
+
+
+def test_printed_command_works_offline_and_reads_only_the_test_set(study_rw, mnist_root,
+                                                                    tmp_path, capsys):
+    study_dir, name = study_rw
+    out = tmp_path / "exp" / "best.py"
+    assert main(["export", "--study", name, "--study-dir", str(study_dir), "-o", str(out)]) == 0
+    printed = capsys.readouterr().out.splitlines()[1].split()
+    weights = out.with_suffix(".pt")
+    # the search had --data-dir (the finished_study fixture): the command repeats it
+    assert printed == ["python", str(out), "--evaluate", str(weights),
+                       "--data-dir", str(mnist_root.resolve())]
+
+    test_only = tmp_path / "test-only"  # --evaluate needs the two test files, nothing else
+    (test_only / "MNIST" / "raw").mkdir(parents=True)
+    for f in (mnist_root / "MNIST" / "raw").glob("t10k-*"):
+        shutil.copyfile(f, test_only / "MNIST" / "raw" / f.name)
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    r = _standalone([{"argv": [str(out), "--evaluate", str(weights), "--data-dir", str(test_only)]},
+                     {"argv": [str(out), "--help"]}], cwd=run_dir)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("test accuracy: ")
+    usage = " ".join(r.stdout.split())
+    assert "--device DEVICE where to run: cpu, cuda or cuda:N" in usage
+    assert "--seed K --train's seed" in usage and "$NAS_MNIST_DATA" in usage
+
+    # no MNIST anywhere (HOME is run_dir, no $NAS_MNIST_DATA): one line, exit != 0, nothing made
+    for argv in ([str(out), "--evaluate", str(weights)], [str(out), "--train"]):
+        r = _standalone([{"argv": argv}], cwd=run_dir)
+        assert r.returncode != 0 and "Traceback" not in r.stderr
+        assert r.stderr.strip().count("\n") == 0 and "MNIST" in r.stderr
+        assert "files not found in " + str(run_dir / ".cache" / "nas-mnist") in r.stderr
+        assert not any(run_dir.iterdir())
