@@ -16,6 +16,9 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+# `search` without --jobs runs one worker per core on CPU; the tests want one in-process worker
+# unless they ask for more (inherited by the commands they start as subprocesses)
+os.environ["NAS_MNIST_JOBS"] = "1"
 
 
 def shared_data() -> Path:

@@ -57,7 +57,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--quiet", action="store_true", help="log lines instead of progress bars")
     p.add_argument("--jobs", type=positive_int,
                    help="trials run at once, each in its own worker process sharing the study "
-                   "(default 1, or one per --devices entry)")
+                   "(default: one per CPU core, one thread each, when training on the CPU; "
+                   "1 on a GPU; one per --devices entry)")
     p.add_argument("--devices", help="comma-separated devices to spread the --jobs workers over "
                    "round-robin, e.g. cuda:0,cuda:1 (instead of --device)")
     add_evaluate_args(p)  # scoring on the test set runs only after the search loop has returned
@@ -83,13 +84,13 @@ def _run(args: argparse.Namespace) -> int:
 
 def _search(a: SearchArgs, args: argparse.Namespace) -> optuna.Study:
     """One process (run_search), or --jobs/--devices worker processes (search.loop.jobs)."""
-    from search.loop.jobs import parse_devices, run_jobs
+    from search.loop.jobs import default_jobs, parse_devices, run_jobs
     from search.loop.worker import run_search
 
     if args.devices and args.device != DEFAULTS.device:
         raise UserError("use --device or --devices, not both")
     devices = parse_devices(args.devices) if args.devices else None
-    jobs = args.jobs or (len(devices) if devices else 1)
+    jobs = args.jobs or (len(devices) if devices else default_jobs(a.device))
     if jobs == 1 and devices is None:
         return run_search(a)
     return run_jobs(a, jobs, devices).study

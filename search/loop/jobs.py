@@ -52,7 +52,8 @@ from search.loop.worker import (
 from search.store.study import redact
 from search.training.device import resolve_device
 
-__all__ = ["JobsRun", "WorkerError", "WorkerStats", "parse_devices", "run_jobs"]
+__all__ = ["JobsRun", "WorkerError", "WorkerStats", "default_jobs", "parse_devices",
+           "run_jobs"]
 
 POLL_S = 2.0  # seconds between the parent's looks at the storage (progress bar), at most
 STOP_WAIT_S = 120  # seconds the parent waits for interrupted workers before terminating them
@@ -94,6 +95,18 @@ def _cores() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         return os.cpu_count() or 1
+
+
+def default_jobs(device: str) -> int:
+    """Workers when --jobs is not given: $NAS_MNIST_JOBS if set (the test suite sets 1), else one
+    per core (one thread each) on CPU and one on a GPU. On CPU one worker per core beat one worker
+    on every core (README, "Every core busy"): two threads train one tiny net barely faster."""
+    env = os.environ.get("NAS_MNIST_JOBS", "")
+    if env:
+        if not env.isdigit() or int(env) < 1:
+            raise UserError(f"NAS_MNIST_JOBS must be a whole number >= 1, got {env!r}")
+        return int(env)
+    return _cores() if resolve_device(device).type == "cpu" else 1
 
 
 def run_jobs(
