@@ -14,7 +14,6 @@ from __future__ import annotations
 import sys
 import time
 import warnings
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from tqdm.auto import tqdm
 from search.errors import UserError
 from search.loop.interrupt import Terminated, exit_status, leave_at_once, safe_interrupts
 from search.loop.objective import INTERRUPTED, SURPLUS, Objective
+from search.loop.progress import EpochBar, trial_line
 from search.loop.pruner import ParetoPruner
 from search.loop.summary import announce, finish
 from search.results.pareto import front_trials
@@ -163,7 +163,7 @@ def work(a: SearchArgs, study: optuna.Study, data: MnistData | None = None) -> N
     if data is None:
         data = load_data(a, device)
     pruner = ParetoPruner(enabled=a.prune)
-    obj = Objective(  # no trainer bar: _EpochBar draws one that names the trial
+    obj = Objective(  # no trainer bar: EpochBar draws one that names the trial
         budget=a.budget, epochs=a.epochs, seed=a.seed, data=data, target=a.n_trials,
         pruner=pruner, store=a.paths.artifact_store(), progress=False,
     )
@@ -195,47 +195,9 @@ def _say(a: SearchArgs, msg: str) -> None:
         tqdm.write(msg)
 
 
-class _EpochBar:
-    """Runs the objective under an epoch bar naming the trial, its size and architecture, with the
-    validation accuracy (%) of the last finished epoch.
-
-    Neither the objective nor the trainer offers a hook at a trial's start: the trial's own user
-    attr writes (params and arch before training, the val_acc curve after each epoch) are its
-    record of progress, so the bar follows them on this one trial object.
-    """
-
-    def __init__(self, objective: Callable[[optuna.Trial], tuple[float, int]], epochs: int):
-        self.objective, self.epochs = objective, epochs
-
-    def __call__(self, trial: optuna.Trial) -> tuple[float, int]:
-        bar: tqdm | None = None
-        params: object = "?"
-        write = trial.set_user_attr
-
-        def set_user_attr(key: str, value: object) -> None:
-            nonlocal bar, params
-            write(key, value)
-            if key == "params":
-                params = value
-            elif key == "arch" and bar is None:
-                size = f"{params:,}" if isinstance(params, int) else params
-                bar = tqdm(total=self.epochs, desc=f"trial {trial.number}: {size} params, {value}",
-                           unit="epoch", leave=False, dynamic_ncols=True)
-            elif key == "val_acc" and bar is not None and isinstance(value, list) and value:
-                bar.n = len(value)  # no value before the first epoch has ended
-                bar.set_postfix_str(f"val_acc={value[-1]:.2f}%")
-
-        trial.set_user_attr = set_user_attr  # type: ignore[method-assign]
-        try:
-            return self.objective(trial)
-        finally:
-            if bar is not None:
-                bar.close()
-
-
 def _loop(study: optuna.Study, obj: Objective, a: SearchArgs) -> None:
     start, fails, waiting = time.monotonic(), 0, False
-    run = obj if a.quiet else _EpochBar(obj, a.epochs)
+    run = obj if a.quiet else EpochBar(obj, a.epochs)
     bar = tqdm(total=a.n_trials, initial=min(n_finished(study), a.n_trials),
                desc=f"study {a.name}", unit="trial", disable=a.quiet, dynamic_ncols=True)
     level = optuna.logging.get_verbosity()
@@ -267,7 +229,7 @@ def _loop(study: optuna.Study, obj: Objective, a: SearchArgs) -> None:
             else:
                 fails = 0
             if last is not None:  # a line per trial above the bars: the scrollback keeps a record
-                _say(a, _describe(last))
+                _say(a, trial_line(last))
             front = front_trials(study)
             best = max((t.values[0] for t in front), default=float("nan"))
             bar.n = min(n_finished(study), a.n_trials)
@@ -309,23 +271,6 @@ def _wait_for_others(study: optuna.Study, a: SearchArgs, running: int, waiting: 
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         fail_stale_trials(study)
     return True
-
-
-def _describe(t: optuna.trial.FrozenTrial) -> str:
-    """One line per finished trial; a pruned or failed one shows its last epoch's accuracy."""
-    why = t.user_attrs.get("fail_reason") or t.user_attrs.get("stop_reason")
-    params = t.user_attrs.get("params")
-    size = f"params={params:,}" if isinstance(params, int) else "params=?"
-    curve = [v for v in t.user_attrs.get("val_acc") or [] if v is not None]
-    if t.values:
-        acc = f"val_acc={t.values[0]:.2f}%"
-    elif curve:
-        acc = f"val_acc={curve[-1]:.2f}% at epoch {len(curve)}/{t.user_attrs.get('epochs', '?')}"
-    else:
-        acc = "no epoch finished"
-    arch = t.user_attrs.get("arch")
-    return (f"trial {t.number} {t.state.name.lower()} {size} {acc}" + (f" {arch}" if arch else "")
-            + (f" ({why})" if why else ""))
 
 
 def _settle_interrupted(study: optuna.Study, number: int | None) -> str:

@@ -13,8 +13,9 @@ from optuna.trial import TrialState
 
 from search.cli import build_parser, main
 from search.cli.search import DEFAULTS
+from search.loop.progress import EpochBar, trial_line
 from search.loop.summary import chance_warning
-from search.loop.worker import SearchArgs, _describe, _EpochBar
+from search.loop.worker import SearchArgs
 
 
 def test_help_imports_neither_torch_nor_optuna():
@@ -71,13 +72,13 @@ def _frozen(state: TrialState, values=None, **attrs) -> optuna.trial.FrozenTrial
 def test_trial_lines_show_accuracy_for_pruned_trials():
     pruned = _frozen(TrialState.PRUNED, params=1319, val_acc=[80.5, 91.25], epochs=15,
                      arch="c4 c8", stop_reason="epoch 2: beaten")
-    assert _describe(pruned) == ("trial -1 pruned params=1,319 val_acc=91.25% at epoch 2/15 "
+    assert trial_line(pruned) == ("trial -1 pruned params=1,319 val_acc=91.25% at epoch 2/15 "
                                  "c4 c8 (epoch 2: beaten)")
     done = _frozen(TrialState.COMPLETE, values=[97.5, 2000], params=2000, val_acc=[97.5],
                    epochs=1, arch="c8")
-    assert _describe(done) == "trial -1 complete params=2,000 val_acc=97.50% c8"
+    assert trial_line(done) == "trial -1 complete params=2,000 val_acc=97.50% c8"
     failed = _frozen(TrialState.FAIL, fail_reason="boom")
-    assert _describe(failed) == "trial -1 fail params=? no epoch finished (boom)"
+    assert trial_line(failed) == "trial -1 fail params=? no epoch finished (boom)"
 
 
 def test_epoch_bar_names_the_trial_and_shows_percent(capsys):
@@ -93,7 +94,7 @@ def test_epoch_bar_names_the_trial_and_shows_percent(capsys):
         trial.set_user_attr("val_acc", [92.734, 97.5])
         return 97.5, 1234
 
-    study.optimize(_EpochBar(objective, epochs=2), n_trials=1)
+    study.optimize(EpochBar(objective, epochs=2), n_trials=1)
     err = seen[0] + capsys.readouterr().err
     assert "trial 0: 1,234 params, c4 c8 gap" in err
     assert "val_acc" not in seen[0]  # no value before the first epoch ends
