@@ -40,6 +40,8 @@ def _search(mnist_root: Path, study_dir: Path, n_trials: int) -> subprocess.Comp
         "cpu",
         "--no-references",
         "--quiet",
+        "--jobs",
+        "1",
     ]
     env = {"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"}
     return subprocess.run(argv, capture_output=True, text=True, timeout=600, env=env)
