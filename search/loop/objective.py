@@ -26,7 +26,7 @@ from optuna.trial import TrialState
 
 from search.loop.interrupt import interruptible
 from search.loop.pruner import ParetoPruner
-from search.store.curves import record_epoch
+from search.store.curves import record_curve
 from search.training.data import MnistData
 from search.training.train import EpochStats, train
 from space import REFERENCES, Candidate, build, count_params, describe, sample
@@ -116,7 +116,6 @@ class Objective:
             curve["val_acc"].append(round(100 * s.val_acc, 4))
             curve["val_loss"].append(s.val_loss if math.isfinite(s.val_loss) else None)
             curve["epoch_s"].append(round(s.seconds, 3))
-            record_epoch(trial, s.epoch, curve["val_acc"][-1])  # dashboard's learning curve
             for k, v in curve.items():
                 trial.set_user_attr(k, v)
             if s.train_loss > DIVERGED_LOSS:  # (train() itself stops on a non-finite loss)
@@ -149,6 +148,7 @@ class Objective:
             raise optuna.TrialPruned("non-finite validation accuracy")
         if self.store is not None:
             self._save(trial, model, cand)
+        record_curve(trial, curve["val_acc"])  # completed only: search.store.curves says why
         return acc, n
 
     def _check_surplus(self, trial: optuna.Trial) -> None:
