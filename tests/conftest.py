@@ -55,9 +55,9 @@ def finished_study(tmp_path_factory: pytest.TempPathFactory, mnist_root: Path, t
 
     study_dir = tmp_path_factory.mktemp("studies")
     args = SearchArgs(
-        budget=7000, n_trials=4, epochs=2, study_name="tiny", study_dir=study_dir,
+        budget=7000, n_trials=7, epochs=2, study_name="tiny", study_dir=study_dir,
         data_dir=str(mnist_root), device="cpu", val_size=500, train_subset=1000, quiet=True,
-        references=True,  # ref6016 fits: the study holds one reference trial
+        references=True,  # 6 warm starts (scaled reference shapes), then ref6016, which fits
     )
     run_search(args, data=tiny_data)
     return study_dir, "tiny"
