@@ -132,7 +132,9 @@ def front_figure(study: optuna.Study) -> go.Figure:
                       annotation_text=f"budget {budget:,}")
     if fy:  # broken trials (10 %) would squash the interesting top: start below the front
         tops = fy + [REPORTED[n] for n, _ in refs] + [t.user_attrs["test_mean"] for t in scored]
-        fig.update_yaxes(range=[max(0.0, min(fy) - max(1.0, max(tops) - min(fy))),
+        lows = fy + [t.user_attrs["test_mean"] - (t.user_attrs.get("test_sd") or 0)
+                     for t in scored]
+        fig.update_yaxes(range=[max(0.0, min(lows) - max(1.0, 0.1 * (max(tops) - min(lows)))),
                                 max(tops) + 1.0])
     fig.update_layout(title=FRONT_TITLE, xaxis_title="parameters (log scale)",
                       yaxis_title="accuracy (%)", template="plotly_white",
