@@ -53,7 +53,7 @@ def hypervolume(points: list[tuple[float, int]], ref_acc: float, ref_params: int
 
 
 def _sampler(name: str, seed: int) -> optuna.samplers.BaseSampler:
-    from search.store.study import make_sampler
+    from search.store.samplers import make_sampler
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)

@@ -9,7 +9,6 @@ and after the grace period its trial becomes FAIL and is queued again.
 from __future__ import annotations
 
 import os
-import random
 import re
 import warnings
 from collections.abc import Callable
@@ -32,22 +31,20 @@ from search.store.heartbeat import (
     heartbeat_settings,
 )
 from search.store.init_lock import folder_lock, pg_init_lock
+from search.store.samplers import make_sampler
 
 __all__ = [
-    "SAMPLERS",
     "StudyPaths",
     "check_study_name",
     "check_writable",
     "default_storage",
     "heartbeat_settings",
     "load_study",
-    "make_sampler",
     "open_storage",
     "open_study",
     "redact",
     "requeue",
     "sqlalchemy_url",
-    "stratified",
 ]
 
 PG_CONNECT_TIMEOUT_S = 10  # an unreachable PostgreSQL host is an error, not a hang
@@ -175,89 +172,6 @@ def _first_line(e: BaseException) -> str:
 
 def redact(url: str) -> str:
     return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)
-
-
-class _TrialSeededTPE(optuna.samplers.TPESampler):
-    """TPE whose random draws are seeded by (study seed, trial number), not one stream per process.
-
-    Why: workers of one study share --seed, so per-process streams would make every worker draw the
-    same first configurations; per-trial seeds keep a one-worker study reproducible and give
-    concurrent workers different draws. Falls back to fresh entropy if Optuna's internals move.
-    """
-
-    def __init__(self, seed: int, **kw: Any) -> None:
-        super().__init__(seed=seed, **kw)
-        self._base_seed = seed
-
-    def before_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
-        try:
-            self._rng.rng.seed([self._base_seed % 2**32, trial.number, 0])
-            self._random_sampler._rng.rng.seed([self._base_seed % 2**32, trial.number, 1])
-        except AttributeError:
-            self.reseed_rng()
-        super().before_trial(study, trial)
-
-    # The net's size is not left to TPE: in every CPU study it drifted to the smallest nets (the
-    # upper half of the budget stayed empty), while the front needs nets of every size. `size`
-    # (a position on a log scale up to the budget) is instead stratified over trial numbers.
-    def sample_relative(self, study: optuna.Study, trial: FrozenTrial,
-                        search_space: dict[str, Any]) -> dict[str, Any]:
-        out = super().sample_relative(study, trial, search_space)
-        if SIZE_PARAM in out:
-            out[SIZE_PARAM] = stratified(trial.number, self._base_seed)
-        return out
-
-    def sample_independent(self, study: optuna.Study, trial: FrozenTrial, param_name: str,
-                           param_distribution: Any) -> Any:
-        if param_name == SIZE_PARAM:
-            return stratified(trial.number, self._base_seed)
-        return super().sample_independent(study, trial, param_name, param_distribution)
-
-
-SIZE_PARAM = "size"  # space.sampler's draw that places a net's size between its floor and budget
-
-
-def stratified(n: int, seed: int) -> float:
-    """The n-th point of a base-2 van der Corput sequence in [0, 1), rotated by the seed: trials
-    n = m 2**k ... (m+1) 2**k - 1 put one net in each of 2**k equal bands of log size."""
-    x, f, k = 0.0, 0.5, n
-    while k:
-        x, f, k = x + f * (k & 1), f / 2, k >> 1
-    return (x + random.Random(seed).random()) % 1.0
-
-
-class _TrialSeededRandom(optuna.samplers.RandomSampler):
-    """Random search with per-trial seeds, for the same reason as _TrialSeededTPE."""
-
-    def __init__(self, seed: int) -> None:
-        super().__init__(seed=seed)
-        self._base_seed = seed
-
-    def before_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
-        try:
-            self._rng.rng.seed([self._base_seed % 2**32, trial.number, 1])
-        except AttributeError:
-            self.reseed_rng()
-        super().before_trial(study, trial)
-
-
-SAMPLERS = ("tpe", "random")  # --sampler choices; random is the baseline of `bench --front`
-
-
-def make_sampler(seed: int, kind: str = "tpe") -> optuna.samplers.BaseSampler:
-    """The study's sampler: TPE, multivariate over grouped params, constant liar for concurrent
-    workers, 10 random start-up trials, draws seeded per trial. Kept after
-    search.bench.sampler_bench (README, "Sampler choice"): front hypervolume within seed noise of
-    NSGA-II and random, better nets under 2k params and fewer trials wasted on nets that do not
-    learn."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        if kind == "random":
-            return _TrialSeededRandom(seed)
-        if kind != "tpe":
-            raise UserError(f"unknown sampler {kind!r}: use {' or '.join(SAMPLERS)}")
-        return _TrialSeededTPE(seed, multivariate=True, group=True, constant_liar=True,
-                               n_startup_trials=10)
 
 
 def open_study(

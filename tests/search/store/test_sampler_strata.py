@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import optuna
 
-from search.store.study import make_sampler, stratified
+from search.store.samplers import make_sampler, stratified
 from space import count_params, sample
 
 
