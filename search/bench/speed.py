@@ -225,7 +225,10 @@ def describe_device(device: torch.device) -> str:
                 break
     except OSError:
         pass
-    return f"cpu: {model}, {torch.get_num_threads()} torch threads by default"
+    # The vector ISA torch's kernels use: the same "AMD EPYC" VM has come up on AVX2-only and on
+    # AVX-512 hosts, whose 1-thread rates differed ~1.8x (README), so a figure must say which.
+    isa = torch.backends.cpu.get_cpu_capability()
+    return f"cpu: {model}, {isa} kernels, {torch.get_num_threads()} torch threads by default"
 
 
 def run_bench(device: str = "auto", *, quick: bool = False, data_dir: str | None = None,
