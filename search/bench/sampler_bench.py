@@ -7,7 +7,7 @@ run and per sampler: the front's hypervolume (accuracy above ``--ref-acc`` times
 parameter range below the budget, so that a gain at 500 params counts like one at 5,000), the
 front's size, the best accuracy, and the best under 2,000 params. ``--jobs N`` runs N of the
 (sampler, seed) studies at once, in processes of one torch thread each. It is the measurement
-behind the study's sampler (search.study.make_sampler).
+behind the study's sampler (search.store.samplers.make_sampler).
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ Measured in one run, on one device:
    doing the same work (same net, batch 128, SGD, +-7 degree rotation) on device-resident data;
    for ``ref10224`` and a 4,959-parameter net decoded from fixed draws (``d4959``);
 2. search throughput: one fixed small search run with 1 worker and with N concurrent workers
-   (:func:`search.jobs.run_jobs`): trials/hour, candidate-epochs/hour, aggregate speed-up;
+   (:func:`search.loop.jobs.run_jobs`): trials/hour, candidate-epochs/hour, aggregate speed-up;
 3. peak memory per trial: each worker's peak host RSS and, on CUDA, peak allocated GPU memory
    (a worker runs one trial at a time, so its peak is the largest per-trial footprint).
 
