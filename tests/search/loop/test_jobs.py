@@ -61,7 +61,8 @@ def test_ctrl_c_is_forwarded_then_resume_tops_up(mnist_root: Path, tmp_path: Pat
                                                  capsys: pytest.CaptureFixture) -> None:
     # trials on 3000 images: long enough to be caught running
     argv = [sys.executable, "-m", "search.cli",
-            *_argv(mnist_root, tmp_path, 3, "--jobs", "2", subset=3000)]
+            # no warm starts: the queue then holds only the interrupted trials' retries
+            *_argv(mnist_root, tmp_path, 3, "--jobs", "2", "--no-references", subset=3000)]
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=dict(os.environ, OMP_NUM_THREADS="1"))
     try:
@@ -88,7 +89,8 @@ def test_ctrl_c_is_forwarded_then_resume_tops_up(mnist_root: Path, tmp_path: Pat
     assert (tmp_path / "j" / "pareto.csv").is_file() == (finished > 0)
     capsys.readouterr()
 
-    assert main(_argv(mnist_root, tmp_path, 3, "--jobs", "2", subset=3000)) == 0
+    assert main(_argv(mnist_root, tmp_path, 3, "--jobs", "2", "--no-references",
+                      subset=3000)) == 0
     assert capsys.readouterr().out.startswith(f"resuming study 'j': {finished} of 3 trials")
     study = _study(tmp_path)
     assert len(study.get_trials(states=FINISHED)) == 3
