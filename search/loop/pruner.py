@@ -7,13 +7,15 @@ nets are what fills the low end of the front. Syne Tune's MOASHA has this rule b
 of its own, not an Optuna pruner.
 
 Rule: rungs sit at epochs ``min_epoch * eta**k`` below the trial's last epoch (1, 3, 9 of 15 with
-the defaults). A trial that reaches a rung goes on only if it is in the top ``1/eta`` of all
-trials that reached that rung so far (itself included, pruned ones too), ranked by non-dominated
-sorting of (validation accuracy at the rung up, params down); within one non-dominated front, the
-trials that spread the front over sizes come first (crowding distance in log10 params x
-accuracy, as NSGA-II's), so the cut keeps nets of every size. Asynchronous, as ASHA: each trial is
-judged against what the shared storage holds when it gets there, so it works with ``--jobs`` and
-with workers on PostgreSQL.
+the defaults). A trial that reaches a rung goes on if it is on the rung's own Pareto front
+(nothing that reached the rung is both as small and more accurate), or if it is in the top
+``1/eta`` of all trials that reached that rung so far (itself included, pruned ones too), ranked by
+non-dominated sorting of (validation accuracy at the rung up, params down) and, within one front,
+by crowding distance in log10 params x accuracy (NSGA-II's), so the cut keeps nets of every size.
+The front is always kept because the search's product is a front over sizes: in a first CPU run a
+plain top-1/eta cut pruned a 1.4k-param net that was the rung's smallest front member (its only
+fault: a 9.4k net was more accurate). Asynchronous, as ASHA: each trial is judged against what the
+shared storage holds when it gets there, so it works with ``--jobs`` and PostgreSQL workers.
 """
 
 from __future__ import annotations
@@ -92,11 +94,14 @@ class ParetoPruner:
         pool.append((curve[-1], params))  # this trial is the last point
         if len(pool) < self.min_at_rung:
             return None
+        me = len(pool) - 1
+        if me in _fronts(pool)[0]:
+            return None  # on the rung's Pareto front
         keep = math.ceil(len(pool) / self.eta)
-        pos = rank(pool).index(len(pool) - 1)
+        pos = rank(pool).index(me)
         if pos < keep:
             return None
-        return (f"rung epoch {e}: val acc {curve[-1]:.2f}% at {params} params ranked "
+        return (f"rung epoch {e}: val acc {curve[-1]:.2f}% at {params} params dominated, ranked "
                 f"{pos + 1} of {len(pool)} trials at this rung (top {keep} go on)")
 
     def check(self, study: optuna.Study, trial_number: int, params: int, curve: list[float],

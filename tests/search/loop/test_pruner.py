@@ -59,15 +59,24 @@ def test_keeps_the_most_accurate_and_the_smallest():
     assert p.check(study, 99, 600, [80.0], EPOCHS) is None  # smallest: an end of the front
 
 
-def test_a_crowded_front_keeps_its_spread_over_sizes():
+def test_the_rungs_pareto_front_always_goes_on():
     # nine mutually non-dominated trials: bigger is better, sizes 1k..9k
     pts = [(1000 * k, [90.0 + k]) for k in range(1, 10)]
     study = _study([(p, c, TrialState.PRUNED) for p, c in pts])
     p = ParetoPruner()
-    # a tenth trial squeezed between two neighbours on the same front is cut; the ends stay
-    assert p.check(study, 99, 4500, [94.5], EPOCHS)
-    assert p.check(study, 99, 500, [90.5], EPOCHS) is None
-    assert p.check(study, 99, 9500, [99.5], EPOCHS) is None
+    # every new front member goes on, wherever it lands on the front
+    for params, acc in ((4500, 94.6), (500, 90.5), (9500, 99.5), (1500, 91.6)):
+        assert p.check(study, 99, params, [acc], EPOCHS) is None, (params, acc)
+    # the regression that made the rule: smallest of three, beaten only by larger nets
+    three = _study([(9373, [97.23], TrialState.RUNNING), (3391, [94.32], TrialState.RUNNING)])
+    assert p.check(three, 99, 1393, [89.77], EPOCHS) is None
+
+
+def test_a_dominated_trial_in_the_bottom_two_thirds_is_cut():
+    front = [(1000, [95.0]), (5000, [97.0]), (9000, [99.0])]
+    behind = [(1100 + 400 * k, [90.0 + 0.1 * k]) for k in range(8)]
+    study = _study([(p, c, TrialState.PRUNED) for p, c in front + behind])
+    assert ParetoPruner().check(study, 99, 1050, [89.0], EPOCHS)  # dominated by 1000 @ 95.0
 
 
 def test_needs_min_at_rung_trials_and_honours_enabled():
@@ -91,14 +100,14 @@ def test_running_and_pruned_trials_count_but_not_other_epoch_budgets_or_itself()
     assert ParetoPruner().check(study, own, 5000, [90.0], EPOCHS) is None
 
 
-def test_keeps_exactly_the_top_third_when_everything_is_ordered():
+def test_keeps_the_front_and_the_top_third_when_everything_is_ordered():
     # a chain: each trial both smaller and more accurate than the next, one front each
     pool = [(1000 + i, [99.0 - i]) for i in range(9)]
     study = _study([(p, c, TrialState.PRUNED) for p, c in pool])
     p = ParetoPruner()
     kept = [acc for acc in (99.5, 96.5, 93.5, 90.5)
             if p.check(study, 99, 999 + 10 * (99 - int(acc)), [acc], EPOCHS) is None]
-    assert kept == [99.5, 96.5]  # ranks 1 and 4 of 10: top ceil(10/3) = 4
+    assert kept == [99.5, 96.5]  # the front itself, and rank 4 of 10: top ceil(10/3) = 4
 
 
 def test_rank_is_non_dominated_sorting_then_spread():
@@ -116,8 +125,10 @@ def test_never_prunes_a_trial_that_dominates_every_other_at_the_rung(seed: int):
     pool = [(rng.randint(500, 9000), [rng.uniform(80, 98)]) for _ in range(30)]
     study = _study([(p, c, TrialState.PRUNED) for p, c in pool])
     assert ParetoPruner().check(study, 99, 400, [99.0], EPOCHS) is None
-    # judged against the others, the rung cuts the 1 - 1/eta that rank lowest
-    cut = sum(bool(ParetoPruner().check(study, t.number, t.user_attrs["params"],
-                                        t.user_attrs["val_acc"], EPOCHS))
-              for t in study.get_trials())
-    assert cut == len(pool) - math.ceil(len(pool) / 3)
+    # judged against the others, the rung keeps its front and the top 1/eta, cuts the rest
+    kept = [t for t in study.get_trials() if ParetoPruner().check(
+        study, t.number, t.user_attrs["params"], t.user_attrs["val_acc"], EPOCHS) is None]
+    points = [(t.user_attrs["val_acc"][0], t.user_attrs["params"]) for t in study.get_trials()]
+    front = [i for i, (a, n) in enumerate(points)
+             if not any(b >= a and m <= n and (b, m) != (a, n) for b, m in points)]
+    assert len(kept) == len(set(front) | set(rank(points)[: math.ceil(len(pool) / 3)]))
