@@ -27,7 +27,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import math
-import os
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -41,7 +40,7 @@ from search.errors import UserError
 from search.loop.jobs import run_jobs
 from search.loop.worker import SearchArgs, run_search
 from search.training.data import MnistData, load_mnist
-from search.training.device import resolve_device
+from search.training.device import cpu_cores, resolve_device
 
 __all__ = ["ARMS", "FULL", "QUICK", "FrontPlan", "FrontResult", "arm_args", "format_front",
            "hv_curve", "run_front", "run_stats", "summarize", "time_to_reach"]
@@ -50,12 +49,6 @@ ARMS = {"a": "default search", "b": "random, no pruning, no warm starts"}
 N_TRIALS = 10**6  # the timeout ends every run, never the trial count
 SIZES = (2000, 5000)  # besides the budget: "best accuracy with at most this many params"
 
-
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
 
 
 @dataclass(frozen=True)
@@ -72,7 +65,7 @@ class FrontPlan:
     ref_acc: float = 90.0  # % : hypervolume reference accuracy, as sampler_bench's
 
 
-FULL = FrontPlan(jobs=min(2, _cores()))
+FULL = FrontPlan(jobs=min(2, cpu_cores()))
 # A smoke test: 2 x 2 runs of 20 s on 2,000 images at 1 epoch, in this process (no worker start-up);
 # such nets sit far below 90 %, so the reference is chance level, else every HV would be 0.
 QUICK = FrontPlan(seeds=2, minutes=20 / 60, epochs=1, budget=2000, jobs=1, train_subset=2000,

@@ -50,7 +50,7 @@ from search.loop.worker import (
     work,
 )
 from search.store.study import redact
-from search.training.device import resolve_device
+from search.training.device import cpu_cores, resolve_device
 
 __all__ = ["JobsRun", "WorkerError", "WorkerStats", "default_jobs", "parse_devices",
            "run_jobs"]
@@ -90,12 +90,6 @@ def parse_devices(spec: str) -> list[str]:
     return [str(resolve_device(n)) for n in names]
 
 
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
-
 
 def default_jobs(device: str) -> int:
     """Workers when --jobs is not given: $NAS_MNIST_JOBS if set (the test suite sets 1), else one
@@ -106,7 +100,7 @@ def default_jobs(device: str) -> int:
         if not env.isdigit() or int(env) < 1:
             raise UserError(f"NAS_MNIST_JOBS must be a whole number >= 1, got {env!r}")
         return int(env)
-    return _cores() if resolve_device(device).type == "cpu" else 1
+    return cpu_cores() if resolve_device(device).type == "cpu" else 1
 
 
 def run_jobs(
@@ -123,7 +117,7 @@ def run_jobs(
         announce(study, a)
     url = a.storage_url
     plan = [devs[i % len(devs)] for i in range(jobs)]
-    threads = max(1, _cores() // jobs)  # CPU workers would fight over the cores otherwise
+    threads = max(1, cpu_cores() // jobs)  # CPU workers would fight over the cores otherwise
     with tempfile.TemporaryDirectory(prefix="nas-mnist-jobs-") as tmp:
         t0 = time.monotonic()
         try:

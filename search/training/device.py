@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
+
 import torch
 
 from search.errors import UserError
 
-__all__ = ["resolve_device"]
+__all__ = ["cpu_cores", "resolve_device"]
 
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
@@ -22,3 +24,11 @@ def resolve_device(name: str) -> torch.device:
     elif dev.type != "cpu":
         raise UserError(f"unsupported device {name!r}: use auto, cpu, cuda or cuda:N")
     return dev
+
+
+def cpu_cores() -> int:
+    """Cores this process may run on (its affinity, e.g. a container's or taskset's share)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1

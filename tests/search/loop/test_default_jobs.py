@@ -10,14 +10,14 @@ from search.loop import jobs
 
 def test_one_worker_per_core_on_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("NAS_MNIST_JOBS", raising=False)
-    monkeypatch.setattr(jobs, "_cores", lambda: 6)
+    monkeypatch.setattr(jobs, "cpu_cores", lambda: 6)
     assert jobs.default_jobs("cpu") == 6
 
 
 def test_one_worker_on_a_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("NAS_MNIST_JOBS", raising=False)
     monkeypatch.setattr(jobs, "resolve_device", lambda name: __import__("torch").device("cuda"))
-    monkeypatch.setattr(jobs, "_cores", lambda: 6)
+    monkeypatch.setattr(jobs, "cpu_cores", lambda: 6)
     assert jobs.default_jobs("cuda") == 1
 
 
