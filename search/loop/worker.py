@@ -91,8 +91,6 @@ class SearchArgs:
                 "seed": self.seed, "train_subset": self.train_subset, "sampler": self.sampler}
 
 
-
-
 def n_finished(study: optuna.Study) -> int:
     return len(study.get_trials(deepcopy=False, states=FINISHED))
 
@@ -184,8 +182,6 @@ def run_search(a: SearchArgs, data: MnistData | None = None) -> optuna.Study:
         raise
     finish(study, a)
     return study
-
-
 
 
 def _say(a: SearchArgs, msg: str) -> None:
