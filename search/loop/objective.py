@@ -40,6 +40,16 @@ SURPLUS = "surplus: the study had reached its target"
 DIVERGED_LOSS = 100.0
 
 
+def _requeue(trial: optuna.Trial) -> None:
+    """Put a queued trial (warm start, reference, retry) that a stand-down popped back in the
+    queue, so the next run with a higher target still runs it. A fresh draw has nothing to keep."""
+    fixed = trial.study._storage.get_trial_system_attrs(trial._trial_id).get("fixed_params")
+    fixed = fixed if fixed is not None else trial.params or None  # a retry comes with its params
+    if fixed is None:
+        return
+    trial.study.enqueue_trial(fixed, user_attrs=dict(trial.user_attrs), skip_if_exists=False)
+
+
 class Surplus(Exception):
     """This trial was asked for after the study reached its target (concurrent workers)."""
 
@@ -159,6 +169,7 @@ class Objective:
         before = [t for t in trial.study.get_trials(deepcopy=False, states=states)
                   if t.number < trial.number]
         if len(before) >= self.target:
+            _requeue(trial)
             trial.set_user_attr("fail_reason", SURPLUS)
             raise Surplus(f"trial {trial.number} not needed: target {self.target} reached")
 

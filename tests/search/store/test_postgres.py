@@ -24,6 +24,7 @@ from search.loop.objective import SURPLUS
 from search.loop.worker import SearchArgs, prepare_study, work
 from search.store.study import redact, sqlalchemy_url
 from space import sample
+from space.warmstart import warm_starts
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 WORKERS = 3
@@ -97,10 +98,18 @@ def test_concurrent_workers_share_one_study(pg_url, mnist_root, tiny_data, tmp_p
     trials = study.get_trials()
     finished = [t for t in trials if t.state in FINISHED]
     assert len(finished) == N_TRIALS  # exactly the target, over all workers
-    assert not [t for t in trials if t.state in (TrialState.RUNNING, TrialState.WAITING)]
+    assert not [t for t in trials if t.state == TrialState.RUNNING]
+    # the new study queued more warm starts and references than the target: the rest stay queued,
+    # never started, after every finished trial, for a rerun with a higher target
+    waiting = [t for t in trials if t.state == TrialState.WAITING]
+    assert len(waiting) == len(warm_starts(7000)) + 1 - N_TRIALS  # +1: ref6016
+    assert all(t.datetime_start is None and ("warm_start" in t.user_attrs or "reference"
+               in t.user_attrs) for t in waiting)
+    assert min(t.number for t in waiting) > max(t.number for t in finished)
     assert all(t.user_attrs.get("fail_reason") == SURPLUS
                for t in trials if t.state == TrialState.FAIL)  # only stand-downs failed
-    assert [t.user_attrs.get("reference") for t in trials].count("ref6016") == 1  # queued once
+    kept = [t for t in trials if t.state != TrialState.FAIL]  # a stand-down requeues what it popped
+    assert [t.user_attrs.get("reference") for t in kept].count("ref6016") == 1  # queued once
     configs = [json.dumps(t.user_attrs["config"], sort_keys=True) for t in finished]
     assert len(set(configs)) == len(configs)  # no candidate was drawn twice
 
