@@ -17,7 +17,18 @@ from search.cli.common import (
 )
 from search.errors import UserError
 
-__all__ = ["add_parser"]
+__all__ = ["add_parser", "trial_list"]
+
+
+def trial_list(s: str) -> list[int]:
+    """'3,7,12' -> [3, 7, 12]."""
+    try:
+        out = [int(x) for x in s.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected trial numbers like 3,7,12, got {s!r}") from None
+    if not out or min(out) < 0:
+        raise argparse.ArgumentTypeError(f"expected trial numbers like 3,7,12, got {s!r}")
+    return out
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -32,6 +43,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", help="auto, cpu, cuda or cuda:N (default auto)")
     p.add_argument("--train-subset", type=positive_int,
                    help="reseeded runs train on N of the 60k images only (quick runs, tests)")
+    p.add_argument("--trials", type=trial_list, metavar="N,M,...",
+                   help="score these completed trials instead of the whole front (e.g. the "
+                   "members that decide a comparison, or a reference that ran in the study)")
     p.set_defaults(func=_run)
 
 
@@ -39,7 +53,8 @@ def _run(args: argparse.Namespace) -> int:
     if not args.evaluate:
         given = [f for f, v in (("--reseed", args.reseed), ("--epochs", args.epochs),
                                 ("--data-dir", args.data_dir), ("--device", args.device),
-                                ("--train-subset", args.train_subset)) if v is not None]
+                                ("--train-subset", args.train_subset),
+                                ("--trials", args.trials)) if v is not None]
         if given:
             raise UserError(f"{given[0]} is used only with --evaluate")
     from search.results.outputs import evaluate_and_write, write_outputs
@@ -55,7 +70,7 @@ def _run(args: argparse.Namespace) -> int:
         study, df = evaluate_and_write(
             study, paths, data_root=args.data_dir, device=args.device or "auto",
             reseed=DEFAULT_RESEED if args.reseed is None else args.reseed, epochs=args.epochs,
-            train_subset=args.train_subset,
+            train_subset=args.train_subset, trials=args.trials,
         )
     else:
         df = write_outputs(study, paths)

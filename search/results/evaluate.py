@@ -9,22 +9,23 @@ on the test set):
   by a few tenths of a percent with the seed alone, the size of the differences on the front.
 
 The results are stored on the trials as user attrs (``search.store.annotate``); which trials are
-on the
-front is never changed. :func:`retrain` is also what ``nas-mnist train`` runs.
+on the front is never changed. :func:`retrain` is also what ``nas-mnist train`` runs.
 """
 
 from __future__ import annotations
 
 import statistics
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import optuna
 import torch
+from optuna.trial import TrialState
 from torch import nn
 from tqdm.auto import tqdm
 
+from search.errors import UserError
 from search.results.pareto import front_trials
 from search.results.weights import load_trial_weights
 from search.store.annotate import rdb_backend, reload, set_finished_attrs
@@ -35,8 +36,8 @@ from search.training.train import History, evaluate, train
 from space import Candidate, build, count_params
 
 __all__ = [
-    "RESEED_BASE", "Retrained", "evaluate_front", "full_train", "reseeds", "retrain",
-    "stored_model",
+    "RESEED_BASE", "Retrained", "chosen_trials", "evaluate_front", "full_train", "reseeds",
+    "retrain", "stored_model",
 ]
 
 # Reseed k trains with seed RESEED_BASE + k: apart from the search's seeds (study seed + trial
@@ -98,6 +99,20 @@ def stored_model(trial: optuna.trial.FrozenTrial, paths: StudyPaths) -> nn.Modul
     return model
 
 
+def chosen_trials(study: optuna.Study, numbers: Sequence[int]) -> list[optuna.trial.FrozenTrial]:
+    """The completed trials named, in the order given; UserError names the first that is not."""
+    trials = study.get_trials(deepcopy=False)
+    out = []
+    for n in dict.fromkeys(numbers):  # a number given twice is scored once
+        if not 0 <= n < len(trials):
+            raise UserError(f"study {study.study_name!r} has no trial {n}")
+        if trials[n].state != TrialState.COMPLETE:
+            raise UserError(f"trial {n} is {trials[n].state.name.lower()}: only completed "
+                            "trials have final weights to score")
+        out.append(trials[n])
+    return out
+
+
 def reseeds(k: int) -> list[int]:
     return [RESEED_BASE + i for i in range(k)]
 
@@ -118,19 +133,22 @@ def evaluate_front(
     progress: bool = True,
     download: bool = True,
     log: Callable[[str], None] = print,
+    trials: Sequence[int] | None = None,
 ) -> optuna.Study:
     """Score the front on the test set, store the scores on its trials; returns the study reloaded.
 
     ``reseed`` retrainings per member (0: stored weights only) run for the member's own epochs
     unless ``epochs`` is given. Each member's attrs are written as soon as it is done, so an
-    interrupted evaluation keeps what it finished.
+    interrupted evaluation keeps what it finished. ``trials`` scores those completed trials
+    instead of the whole front (when time allows only the members that decide a comparison, or a
+    reference net that ran in the study off the front); the front itself never changes.
     """
     if reseed < 0:
         raise ValueError(f"reseed must be >= 0, got {reseed}")
     dev = resolve_device(device)
     rdb_backend(study)  # where the scores will go: refuse before any work, not after
-    front = front_trials(study)
-    numbers = [t.number for t in front]
+    numbers = [t.number for t in front_trials(study)]
+    front = front_trials(study) if trials is None else chosen_trials(study, trials)
     if not front:
         log(f"study {study.study_name!r} has no completed trial: nothing to evaluate")
         return study

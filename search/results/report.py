@@ -55,10 +55,16 @@ def _mean_sd(a: dict) -> str:
 
 def _rows(study: optuna.Study, budget: int | None) -> list[tuple[int, list[str]]]:
     rows = []
-    for t in front_trials(study):
+    front = front_trials(study)
+    on_front = {t.number for t in front}
+    # the reference nets as reproduced in this study, also where they fell off the front
+    off = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+           if t.user_attrs.get("reference") and t.number not in on_front]
+    for t in front + off:
         a = t.user_attrs
         ref = a.get("reference")
-        name = f"trial {t.number}" + (f" ({ref}, reference)" if ref else "")
+        name = f"trial {t.number}" + (f" ({ref}, reference" if ref else "")
+        name += ("" if not ref else ")" if t.number in on_front else ", off the front)")
         rows.append((int(t.values[1]), [
             name, f"{int(t.values[1]):,}", _fmt(t.values[0]), _fmt(a.get("test_acc")), _mean_sd(a),
             str(len(a.get("val_acc", []))), a.get("arch", ""),
@@ -104,6 +110,11 @@ def report_markdown(study: optuna.Study) -> str:
         + f"); {len(front)} on the front",
         f"- protocol: {PROTOCOL}",
     ]
+    if evaluated and len(evaluated) < len(front):
+        done = [t.number for t in front if "test_acc" in t.user_attrs
+                or "test_mean" in t.user_attrs]
+        lines.append(f"- test columns: {len(done)} of {len(front)} front members evaluated "
+                     f"(trials {', '.join(map(str, done))}); the others were not scored")
     if not evaluated:
         lines.append("- test columns: not evaluated yet (run `nas-mnist pareto --study "
                      f"{study.study_name} --evaluate`)")
@@ -124,8 +135,10 @@ def report_markdown(study: optuna.Study) -> str:
         if ref and t.state == TrialState.COMPLETE:
             where = "on the front" if t.number in on_front else "not on the front"
             ep = _n(len(t.user_attrs.get("val_acc", [])), "epoch")
+            a = t.user_attrs
+            test = "" if a.get("test_acc") is None else f", test acc {a['test_acc']:.2f}%"
             lines.append(f"- reference {ref} ran in this study as trial {t.number}: val acc "
-                         f"{t.values[0]:.2f}% after {ep}, {where}")
+                         f"{t.values[0]:.2f}% after {ep}{test}, {where}")
         elif ref:
             lines.append(f"- reference {ref} ran in this study as trial {t.number}: "
                          f"{t.state.name.lower()}")

@@ -152,3 +152,63 @@ def test_pareto_evaluate_options_need_evaluate(finished_study, capsys) -> None:
     assert e.value.code == 2
     assert main(["pareto", "--study", "nope", "--study-dir", str(study_dir), "--evaluate"]) == 2
     assert "no study named 'nope'" in capsys.readouterr().err
+
+
+def test_pareto_evaluate_chosen_trials(
+    study_copy, mnist_root: Path, capsys: pytest.CaptureFixture, short_test: None
+) -> None:
+    study_dir, name = study_copy
+    before = _load(study_dir, name)
+    front = [t.number for t in front_trials(before)]
+    ref = next(t.number for t in before.get_trials() if t.user_attrs.get("reference"))
+    chosen = sorted({front[-1], ref})
+    assert main(["pareto", "--study", name, "--study-dir", str(study_dir), "--evaluate",
+                 "--trials", ",".join(map(str, chosen)), "--reseed", "1", "--epochs", "1",
+                 "--train-subset", "300", "--data-dir", str(mnist_root), "--device", "cpu"]) == 0
+    study = _load(study_dir, name)
+    assert [t.number for t in front_trials(study)] == front  # the front is what it was
+    scored = [t.number for t in study.get_trials() if "test_acc" in t.user_attrs]
+    assert scored == chosen  # those, and only those
+    assert all(len(study.trials[n].user_attrs["test_runs"]) == 1 for n in chosen)
+    md = StudyPaths(study_dir / name).report_md.read_text()
+    a = study.trials[ref].user_attrs
+    assert f"trial {ref}: val acc" in md and f"test acc {a['test_acc']:.2f}%" in md
+    if ref not in front:  # a reference off the front still gets its row in the table
+        assert f"| trial {ref} ({a['reference']}, reference, off the front) |" in md
+    if len(front) > 1 or ref not in front:
+        assert "front members evaluated" in md
+
+
+@pytest.mark.parametrize(("trials", "msg"), [
+    ("999", "has no trial 999"),
+    ("x,1", "expected trial numbers like 3,7,12"),
+])
+def test_pareto_evaluate_chosen_trials_must_exist(finished_study, capsys, trials, msg) -> None:
+    study_dir, name = finished_study
+    code = None
+    try:
+        code = main(["pareto", "--study", name, "--study-dir", str(study_dir), "--evaluate",
+                     "--reseed", "0", "--device", "cpu", "--trials", trials])
+    except SystemExit as e:  # argparse's own usage error
+        code = e.code
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert msg in err and "Traceback" not in err
+    assert main(["pareto", "--study", name, "--study-dir", str(study_dir), "--trials", "1"]) == 2
+    assert "--trials is used only with --evaluate" in capsys.readouterr().err
+
+
+def test_chosen_trials_are_completed_ones_in_order() -> None:
+    from search.errors import UserError
+    from search.results.evaluate import chosen_trials
+
+    study = optuna.create_study(directions=["maximize", "minimize"])
+    for state in ("complete", "pruned", "complete"):
+        t = study.ask()
+        if state == "complete":
+            study.tell(t, [99.0, 1000 + t.number])
+        else:
+            study.tell(t, state=optuna.trial.TrialState.PRUNED)
+    assert [t.number for t in chosen_trials(study, [2, 0, 2])] == [2, 0]
+    with pytest.raises(UserError, match="trial 1 is pruned"):
+        chosen_trials(study, [0, 1])
