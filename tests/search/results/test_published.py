@@ -1,0 +1,66 @@
+"""The committed full-scale study (studies/results/, README "Results") works from a fresh clone:
+`pareto` reads it, and `export` of its best member gives a script whose stored weights score
+exactly the test accuracy the evaluation stored on that trial."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import optuna
+import pandas as pd
+import pytest
+
+from search.cli import main
+from search.results.pareto import front_trials
+from space import Candidate, count_params
+
+from .test_export import _standalone
+
+ROOT = Path(__file__).resolve().parents[3] / "studies" / "results"
+NAME = "full-b20000"
+
+
+@pytest.fixture
+def published(tmp_path: Path) -> Path:
+    """A private copy: export attaches its script to the trial, which would change the commit."""
+    assert (ROOT / f"{NAME}.db").is_file(), "the published study is missing from studies/results"
+    dst = tmp_path / "studies"
+    dst.mkdir()
+    shutil.copyfile(ROOT / f"{NAME}.db", dst / f"{NAME}.db")
+    shutil.copytree(ROOT / NAME / "artifacts", dst / NAME / "artifacts")
+    return dst
+
+
+def _study(study_dir: Path) -> optuna.Study:
+    return optuna.load_study(study_name=NAME, storage=f"sqlite:///{study_dir / f'{NAME}.db'}")
+
+
+def test_published_study_is_what_the_readme_says(published: Path, capsys) -> None:
+    study = _study(published)
+    s = study.user_attrs["settings"]
+    assert s["budget"] == 20_000 and s["epochs"] <= 15 and s["val_size"] == 10_000
+    assert s["train_subset"] is None  # full data
+    front = front_trials(study)
+    assert all(count_params(Candidate.from_dict(t.user_attrs["config"]).net) == t.values[1]
+               for t in front)
+    assert main(["pareto", "--study", NAME, "--study-dir", str(published)]) == 0
+    df = pd.read_csv(published / NAME / "pareto.csv")
+    assert list(df["trial"]) == [t.number for t in front]
+    committed = pd.read_csv(ROOT / NAME / "pareto.csv")
+    assert list(committed["trial"]) == list(df["trial"])  # the committed table is this study's
+
+
+def test_export_of_the_best_member_runs(published: Path, mnist_root: Path, tmp_path: Path,
+                                        capsys) -> None:
+    out = tmp_path / "exp" / "best.py"
+    assert main(["export", "--study", NAME, "--study-dir", str(published), "-o", str(out)]) == 0
+    best = max(front_trials(_study(published)),
+               key=lambda t: (t.values[0], -t.values[1], -t.number))  # select_trial's pick
+    assert f"trial {best.number}" in capsys.readouterr().out
+    run_dir = tmp_path / "run"  # cwd: a folder that is not this project
+    run_dir.mkdir()
+    r = _standalone([{"argv": [str(out), "--evaluate", str(out.with_suffix(".pt")),
+                               "--data-dir", str(mnist_root)]}], cwd=run_dir)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == f"test accuracy: {best.user_attrs['test_acc']:.2f} %"
