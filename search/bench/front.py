@@ -50,7 +50,6 @@ N_TRIALS = 10**6  # the timeout ends every run, never the trial count
 SIZES = (2000, 5000)  # besides the budget: "best accuracy with at most this many params"
 
 
-
 @dataclass(frozen=True)
 class FrontPlan:
     """How much to run; ``minutes`` is per arm and seed."""

@@ -90,7 +90,6 @@ def parse_devices(spec: str) -> list[str]:
     return [str(resolve_device(n)) for n in names]
 
 
-
 def default_jobs(device: str) -> int:
     """Workers when --jobs is not given: $NAS_MNIST_JOBS if set (the test suite sets 1), else one
     per core (one thread each) on CPU and one on a GPU. On CPU one worker per core beat one worker

@@ -21,11 +21,10 @@ from pathlib import Path
 
 import optuna
 import torch
-from optuna.trial import TrialState
 from torch import nn
 from tqdm.auto import tqdm
 
-from search.errors import UserError
+from search.results.export_trial import select_trial
 from search.results.pareto import front_trials
 from search.results.weights import load_trial_weights
 from search.store.annotate import rdb_backend, reload, set_finished_attrs
@@ -101,16 +100,7 @@ def stored_model(trial: optuna.trial.FrozenTrial, paths: StudyPaths) -> nn.Modul
 
 def chosen_trials(study: optuna.Study, numbers: Sequence[int]) -> list[optuna.trial.FrozenTrial]:
     """The completed trials named, in the order given; UserError names the first that is not."""
-    trials = study.get_trials(deepcopy=False)
-    out = []
-    for n in dict.fromkeys(numbers):  # a number given twice is scored once
-        if not 0 <= n < len(trials):
-            raise UserError(f"study {study.study_name!r} has no trial {n}")
-        if trials[n].state != TrialState.COMPLETE:
-            raise UserError(f"trial {n} is {trials[n].state.name.lower()}: only completed "
-                            "trials have final weights to score")
-        out.append(trials[n])
-    return out
+    return [select_trial(study, number=n) for n in dict.fromkeys(numbers)]  # twice: scored once
 
 
 def reseeds(k: int) -> list[int]:
@@ -147,8 +137,10 @@ def evaluate_front(
         raise ValueError(f"reseed must be >= 0, got {reseed}")
     dev = resolve_device(device)
     rdb_backend(study)  # where the scores will go: refuse before any work, not after
-    numbers = [t.number for t in front_trials(study)]
-    front = front_trials(study) if trials is None else chosen_trials(study, trials)
+    front = front_trials(study)
+    numbers = [t.number for t in front]
+    if trials is not None:
+        front = chosen_trials(study, trials)  # "front" below: the members being scored
     if not front:
         log(f"study {study.study_name!r} has no completed trial: nothing to evaluate")
         return study

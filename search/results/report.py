@@ -63,8 +63,9 @@ def _rows(study: optuna.Study, budget: int | None) -> list[tuple[int, list[str]]
     for t in front + off:
         a = t.user_attrs
         ref = a.get("reference")
-        name = f"trial {t.number}" + (f" ({ref}, reference" if ref else "")
-        name += ("" if not ref else ")" if t.number in on_front else ", off the front)")
+        name = f"trial {t.number}"
+        if ref:
+            name += f" ({ref}, reference{'' if t.number in on_front else ', off the front'})"
         rows.append((int(t.values[1]), [
             name, f"{int(t.values[1]):,}", _fmt(t.values[0]), _fmt(a.get("test_acc")), _mean_sd(a),
             str(len(a.get("val_acc", []))), a.get("arch", ""),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import optuna
 import pytest
+from optuna.distributions import FloatDistribution
 from optuna.trial import TrialState
 
 from search.loop.objective import SURPLUS, Objective, Surplus
@@ -42,6 +43,20 @@ def test_a_popped_queued_trial_is_put_back(queued):
     assert waiting[0].user_attrs == attrs
     assert waiting[0].system_attrs["fixed_params"] == params
     assert study.trials[trial.number].user_attrs["fail_reason"] == SURPLUS
+
+
+def test_a_popped_retry_is_put_back_with_its_params():
+    # a dead worker's trial comes back as WAITING with its params set (no fixed_params)
+    study = _study_with_one_finished()
+    study.add_trial(optuna.trial.create_trial(
+        state=TrialState.WAITING, params={"x": 1.0}, distributions={"x": FloatDistribution(0, 2)},
+        user_attrs={"warm_start": "ref9902@4k"}, system_attrs={"failed_trial": 0}))
+    trial = study.ask()
+    with pytest.raises(Surplus):
+        _objective(target=1)._check_surplus(trial)
+    waiting = study.get_trials(states=(TrialState.WAITING,))
+    assert len(waiting) == 1 and waiting[0].system_attrs["fixed_params"] == {"x": 1.0}
+    assert waiting[0].user_attrs == {"warm_start": "ref9902@4k"}
 
 
 def test_a_fresh_draw_is_not_queued():

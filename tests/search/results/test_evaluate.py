@@ -92,10 +92,10 @@ def test_stored_model_is_the_trial_s_final_weights(finished_study, tiny_data) ->
         assert sum(p.numel() for p in model.parameters()) == t.values[1]
 
 
-def _evaluate(study_dir: Path, name: str, mnist_root: Path) -> int:
+def _evaluate(study_dir: Path, name: str, mnist_root: Path, *extra: str, reseed: int = 2) -> int:
     return main(["pareto", "--study", name, "--study-dir", str(study_dir), "--evaluate",
-                 "--reseed", "2", "--epochs", "1", "--train-subset", "300",
-                 "--data-dir", str(mnist_root), "--device", "cpu"])
+                 "--reseed", str(reseed), "--epochs", "1", "--train-subset", "300",
+                 "--data-dir", str(mnist_root), "--device", "cpu", *extra])
 
 
 def test_pareto_evaluate(
@@ -162,9 +162,8 @@ def test_pareto_evaluate_chosen_trials(
     front = [t.number for t in front_trials(before)]
     ref = next(t.number for t in before.get_trials() if t.user_attrs.get("reference"))
     chosen = sorted({front[-1], ref})
-    assert main(["pareto", "--study", name, "--study-dir", str(study_dir), "--evaluate",
-                 "--trials", ",".join(map(str, chosen)), "--reseed", "1", "--epochs", "1",
-                 "--train-subset", "300", "--data-dir", str(mnist_root), "--device", "cpu"]) == 0
+    assert _evaluate(study_dir, name, mnist_root, "--trials", ",".join(map(str, chosen)),
+                     reseed=1) == 0
     study = _load(study_dir, name)
     assert [t.number for t in front_trials(study)] == front  # the front is what it was
     scored = [t.number for t in study.get_trials() if "test_acc" in t.user_attrs]
@@ -210,5 +209,5 @@ def test_chosen_trials_are_completed_ones_in_order() -> None:
         else:
             study.tell(t, state=optuna.trial.TrialState.PRUNED)
     assert [t.number for t in chosen_trials(study, [2, 0, 2])] == [2, 0]
-    with pytest.raises(UserError, match="trial 1 is pruned"):
+    with pytest.raises(UserError, match=r"trial 1 of study .* is pruned"):
         chosen_trials(study, [0, 1])

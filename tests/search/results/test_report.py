@@ -47,7 +47,13 @@ def test_report_before_evaluation(finished_study) -> None:
     assert "first 1,000" in md and "500 images held out" in md
 
     rows = _table(md)
-    assert len(rows) == 2 + len(front) + len(REFERENCES)  # header, rule, front, references
+    on_front = {t.number for t in front}
+    off = [t for t in trials if t.state == TrialState.COMPLETE
+           and t.user_attrs.get("reference") and t.number not in on_front]
+    # header, rule, front, reference trials that fell off the front, reported references
+    assert len(rows) == 2 + len(front) + len(off) + len(REFERENCES)
+    for t in off:
+        assert f"| trial {t.number} ({t.user_attrs['reference']}, reference, off the front) |" in md
     assert all(len(_cells(r)) == 7 for r in rows)  # the arch's '|' are escaped, not new cells
     body = [_cells(r) for r in rows[2:]]
     sizes = [int(c[1].replace(",", "")) for c in body]
