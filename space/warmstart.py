@@ -78,7 +78,9 @@ def label(name: str, n_params: int) -> str:
 
 def warm_starts(budget: int) -> list[tuple[str, dict[str, Any]]]:
     """(label, complete sampler draw) per warm start: ref10224's shape (the proven one) at every
-    size of warm_sizes(budget), and as many other shapes, one per size; all fit the budget."""
+    size of warm_sizes(budget), and as many other shapes, one per size; all fit the budget.
+    Smallest first: they are the study's first trials, and small nets train in a fraction of a
+    big one's time, so a front across the sizes exists within minutes of the start."""
     sizes = warm_sizes(budget)
     others = [n for n in SHAPES if n != "ref10224"][: len(sizes)]
     plan = [("ref10224", s) for s in sizes]
@@ -88,5 +90,5 @@ def warm_starts(budget: int) -> list[tuple[str, dict[str, Any]]]:
         p = {**SHAPES[name], **FAST_RECIPE}
         p["size"] = size_for(p, budget, target)
         n = count_params(decode(p, budget).net)
-        out.append((label(name, n), p))
-    return out
+        out.append((n, label(name, n), p))
+    return [(lab, p) for _, lab, p in sorted(out, key=lambda x: x[0])]

@@ -4,7 +4,10 @@ Two arms run on this machine for the same wall-clock budget, the same epochs and
 
 a. the default search -- :class:`~search.loop.worker.SearchArgs` as it is at run time (sampler,
    pruner, warm starts), nothing overridden but the bench's own settings below;
-b. plain random search without pruning or warm starts (what a Ray Tune / NNI user gets by default).
+b. plain random search without pruning or warm starts (what a Ray Tune / NNI user gets by default);
+   or, with ``against=REV``, the default search of git revision REV, run from a temporary worktree
+   with that revision's own code (search.bench.baseline), to measure a change against what it
+   replaced.
 
 Runs are interleaved (a seed 0, b seed 0, a seed 1, ...), so that a shared machine's changing load
 hits both arms alike, each in its own SQLite study under ``--out``. Afterwards each study's
@@ -35,6 +38,7 @@ from pathlib import Path
 import pandas as pd
 from optuna.trial import FrozenTrial, TrialState
 
+from search.bench import baseline
 from search.bench.sampler_bench import hypervolume
 from search.errors import UserError
 from search.loop.jobs import run_jobs
@@ -127,7 +131,8 @@ def run_stats(trials: Sequence[FrozenTrial], curve: pd.DataFrame, plan: FrontPla
     return row
 
 
-def summarize(runs: pd.DataFrame, curves: pd.DataFrame) -> pd.DataFrame:
+def summarize(runs: pd.DataFrame, curves: pd.DataFrame,
+              arms: dict[str, str] | None = None) -> pd.DataFrame:
     """Per arm: final HV mean and sd over seeds, minutes to reach arm b's final mean HV (mean over
     the seeds that reached it, and how many did), mean trial counts and best accuracies."""
     target = runs.loc[runs["arm"] == "b", "hv_log"].mean()
@@ -137,7 +142,7 @@ def summarize(runs: pd.DataFrame, curves: pd.DataFrame) -> pd.DataFrame:
     for arm, g in runs.groupby("arm"):
         times = pd.Series([reach[(arm, s)] for s in g["seed"]], dtype=float)
         best = [c for c in g.columns if c.startswith("best<=")]
-        out.append({"arm": arm, "what": ARMS[arm], "seeds": len(g),
+        out.append({"arm": arm, "what": (arms or ARMS)[arm], "seeds": len(g),
                     "hv_log mean": g["hv_log"].mean(), "hv_log sd": g["hv_log"].std(),
                     "min to b's HV": times.mean(),
                     "reached": f"{times.notna().sum()}/{len(times)}",
@@ -178,33 +183,41 @@ def _search(a: SearchArgs, jobs: int) -> list[FrozenTrial]:
 
 
 def run_front(plan: FrontPlan, out: Path, *, data_dir: str | None = None,
-              device: str = "auto") -> FrontResult:
-    """Run both arms for every seed, interleaved; write curves and runs (CSV) and the PNG."""
+              device: str = "auto", against: str | None = None) -> FrontResult:
+    """Run both arms for every seed, interleaved; write curves and runs (CSV) and the PNG.
+    ``against``: a git revision whose default search is arm b instead of random search."""
     out = Path(out)
+    commit = baseline.resolve_rev(against) if against else None  # refused before any write
     if out.exists() and any(out.glob("*.db")):
         raise UserError(f"{out} already holds studies; pass a new --out folder")
+    arms = dict(ARMS) if commit is None else {
+        "a": ARMS["a"], "b": f"default search of {against} ({commit[:7]})"}
     out.mkdir(parents=True, exist_ok=True)
     curves, runs = [], []
-    for seed in range(plan.seeds):
-        for arm in ARMS:
-            a = arm_args(arm, seed, plan, out, data_dir=data_dir, device=device)
-            print(f"bench --front: arm {arm} ({ARMS[arm]}), seed {seed}: "
-                  f"{_duration(plan.minutes)} ...", file=sys.stderr, flush=True)
-            trials = _search(a, plan.jobs)
-            curve = hv_curve(trials, plan.budget, plan.ref_acc)
-            runs.append({"arm": arm, "seed": seed, **run_stats(trials, curve, plan)})
-            curves.append(curve.assign(arm=arm, seed=seed))
+    with (baseline.worktree(commit) if commit else contextlib.nullcontext()) as tree:
+        for seed in range(plan.seeds):
+            for arm in arms:
+                a = arm_args(arm, seed, plan, out, data_dir=data_dir, device=device)
+                print(f"bench --front: arm {arm} ({arms[arm]}), seed {seed}: "
+                      f"{_duration(plan.minutes)} ...", file=sys.stderr, flush=True)
+                trials = (baseline.search_at(tree, a, plan.jobs) if arm == "b" and tree
+                          else _search(a, plan.jobs))
+                curve = hv_curve(trials, plan.budget, plan.ref_acc)
+                runs.append({"arm": arm, "seed": seed, **run_stats(trials, curve, plan)})
+                curves.append(curve.assign(arm=arm, seed=seed))
     cdf = pd.concat(curves, ignore_index=True)
     cdf = cdf[["arm", "seed", "minutes", "trial", "params", "acc", "hv_log"]]
-    rdf, summary = pd.DataFrame(runs), summarize(pd.DataFrame(runs), cdf)
+    rdf, summary = pd.DataFrame(runs), summarize(pd.DataFrame(runs), cdf, arms)
     files = [out / "front_curves.csv", out / "front_runs.csv", out / "front.png"]
     cdf.to_csv(files[0], index=False)
     rdf.to_csv(files[1], index=False)
-    _plot(cdf, plan, float(summary.loc[summary["arm"] == "b", "hv_log mean"].iloc[0]), files[2])
+    _plot(cdf, plan, float(summary.loc[summary["arm"] == "b", "hv_log mean"].iloc[0]), files[2],
+          arms)
     return FrontResult(rdf, summary, cdf, files, plan)
 
 
-def _plot(curves: pd.DataFrame, plan: FrontPlan, target: float, path: Path) -> None:
+def _plot(curves: pd.DataFrame, plan: FrontPlan, target: float, path: Path,
+          arms: dict[str, str]) -> None:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -217,7 +230,7 @@ def _plot(curves: pd.DataFrame, plan: FrontPlan, target: float, path: Path) -> N
         x, y = list(g["minutes"]), list(g["hv_log"])
         if x[-1] < plan.minutes:  # hold the last value to the end of the budget
             x, y = [*x, plan.minutes], [*y, y[-1]]
-        label = None if arm in labelled else f"{arm}: {ARMS[arm]}"
+        label = None if arm in labelled else f"{arm}: {arms[arm]}"
         labelled.add(arm)
         ax.step(x, y, where="post", color=colours[arm], alpha=0.85, label=label)
     ax.axvline(plan.minutes, color="grey", ls="--", lw=1, label="budget per run")

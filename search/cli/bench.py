@@ -48,12 +48,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="train on the first N training images only (default all 50,000)")
     f.add_argument("--val-size", type=positive_int, help="validation images (10000)")
     f.add_argument("--ref-acc", type=float, help="hypervolume reference accuracy in %% (90)")
+    f.add_argument("--against", metavar="REV",
+                   help="arm b is the default search of git revision REV (its own code, run from "
+                   "a temporary git worktree) instead of random search")
     f.add_argument("--out", type=Path, help="folder for the studies, CSVs and PNG "
                    "(default studies/bench-front-<date>-<time>)")
     p.set_defaults(func=_run)
 
 
-_FRONT_ONLY = ("seeds", "minutes", "epochs", "budget", "train_subset", "val_size", "ref_acc", "out")
+_FRONT_ONLY = ("seeds", "minutes", "epochs", "budget", "train_subset", "val_size", "ref_acc",
+               "against", "out")
 _NOT_FRONT = ("threads", "compile", "only")
 
 
@@ -91,11 +95,12 @@ def _front(args: argparse.Namespace) -> int:
     from search.bench.front import FULL, QUICK, format_front, run_front
 
     plan = QUICK if args.quick else FULL
-    given = {k: getattr(args, k) for k in (*_FRONT_ONLY[:-1], "jobs")
-             if getattr(args, k) is not None}  # _FRONT_ONLY[-1] is --out, not a plan field
+    given = {k: getattr(args, k) for k in (*_FRONT_ONLY[:-2], "jobs")
+             if getattr(args, k) is not None}  # --against and --out are not plan fields
     plan = replace(plan, **given)
     out = args.out or Path("studies") / f"bench-front-{datetime.now():%Y%m%d-%H%M%S}"
-    print(format_front(run_front(plan, out, data_dir=args.data_dir, device=args.device)))
+    print(format_front(run_front(plan, out, data_dir=args.data_dir, device=args.device,
+                                 against=args.against)))
     return 0
 
 

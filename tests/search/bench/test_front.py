@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import subprocess
 from pathlib import Path
 
 import optuna
@@ -148,3 +149,55 @@ def test_front_quick_end_to_end(mnist_root: Path, tmp_path: Path,
     assert main(["bench", "--front", "--quick", "--device", "cpu", "--data-dir", str(mnist_root),
                  "--out", str(out)]) == 2
     assert "already holds studies" in capsys.readouterr().err
+
+
+def test_against_flags_are_ones_todays_search_parses(tmp_path: Path) -> None:
+    import argparse
+
+    from search.bench.baseline import search_flags
+    from search.cli import search as search_cmd
+
+    a = arm_args("b", 2, QUICK, tmp_path, data_dir=str(tmp_path / "mnist"), device="cpu")
+    parser = argparse.ArgumentParser()
+    search_cmd.add_parser(parser.add_subparsers())
+    ns = parser.parse_args(["search", *search_flags(a, 3)])
+    assert (ns.budget, ns.epochs, ns.seed, ns.timeout, ns.jobs) == (
+        a.budget, a.epochs, 2, a.timeout, 3)
+    assert (ns.study_name, ns.study_dir, ns.val_size, ns.train_subset, ns.device, ns.quiet) == (
+        "b-s2", tmp_path.resolve(), a.val_size, a.train_subset, "cpu", True)
+    assert ns.data_dir == str((tmp_path / "mnist").resolve())
+    # the other revision keeps its own sampler, pruner and warm starts
+    assert (ns.sampler, ns.prune, ns.references) == ("tpe", True, True)
+
+
+def test_against_an_unknown_revision_is_one_line(tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "front"
+    assert main(["bench", "--front", "--quick", "--against", "no-such-rev-xyz",
+                 "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "--against no-such-rev-xyz: no such commit" in err and err.count("\n") == 1
+    assert not out.exists()  # nothing written
+
+
+def test_front_against_a_revision_runs_its_own_code(mnist_root: Path, tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture) -> None:
+    from search.bench.baseline import repo_root, resolve_rev
+
+    if not (repo_root() / ".git").exists():
+        pytest.skip("not a git checkout: --against needs one")
+    before = subprocess.run(["git", "worktree", "list"], cwd=repo_root(), capture_output=True,
+                            text=True).stdout
+    out = tmp_path / "front"
+    assert main(["bench", "--front", "--quick", "--seeds", "1", "--against", "HEAD",
+                 "--device", "cpu", "--data-dir", str(mnist_root), "--out", str(out)]) == 0
+    cap = capsys.readouterr()
+    assert f"default search of HEAD ({resolve_rev('HEAD')[:7]})" in cap.out
+    assert "nas-mnist-against-" in cap.err  # arm b ran from the temporary worktree
+    runs = pd.read_csv(out / "front_runs.csv")
+    assert list(runs["arm"]) == ["a", "b"] and (runs["complete"] >= 1).all()
+    b = optuna.load_study(study_name="b-s0", storage=f"sqlite:///{out / 'b-s0.db'}")
+    assert b.trials and all(t.params for t in b.trials if t.state == TrialState.COMPLETE)
+    after = subprocess.run(["git", "worktree", "list"], cwd=repo_root(), capture_output=True,
+                           text=True).stdout
+    assert after == before  # the worktree is gone
