@@ -149,6 +149,8 @@ class Objective:
                 torch.cuda.empty_cache()
             trial.set_user_attr("fail_reason", f"CUDA out of memory: {oom}")
             raise TrialFault(f"CUDA out of memory in trial {trial.number}")
+        # the curve as intermediate values, pruned trials too (search.store.curves)
+        record_curve(trial, curve["val_acc"])
         if hist.stopped:
             trial.set_user_attr("stop_reason", hist.stopped)
             raise optuna.TrialPruned(hist.stopped)
@@ -158,7 +160,6 @@ class Objective:
             raise optuna.TrialPruned("non-finite validation accuracy")
         if self.store is not None:
             self._save(trial, model, cand)
-        record_curve(trial, curve["val_acc"])  # completed only: search.store.curves says why
         return acc, n
 
     def _check_surplus(self, trial: optuna.Trial) -> None:

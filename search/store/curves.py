@@ -1,15 +1,14 @@
-"""Per-epoch validation accuracy as a completed trial's intermediate values (multi-objective too).
+"""Per-epoch validation accuracy as a trial's intermediate values (multi-objective too).
 
 ``Trial.report`` raises in multi-objective studies, but the storages keep intermediate values for
 any running trial. Written there, each trial's page in optuna-dashboard and
-``optuna.visualization.plot_intermediate_values`` show its learning curve.
+``optuna.visualization.plot_intermediate_values`` show its learning curve, completed and pruned
+trials alike. They are written once, when training ends (before the trial is told its state).
 
-Only trials about to complete get them, written once just before the objective returns. A PRUNED
-trial with intermediate values breaks Optuna 5.0's TPE in multi-objective studies: it ranks pruned
-trials by their last intermediate value with ``study.direction``, which raises "A single direction
-cannot be retrieved from a multi-objective study" (``_get_pruned_trial_score``), and every later
-trial would fail in sampling. Pruned trials' curves stay in their ``val_acc`` user attr (the
-dashboard's learning-curve figure draws them from there).
+Optuna 5.0's TPE cannot sample once a pruned trial of a multi-objective study has intermediate
+values (it ranks it with ``study.direction``, which raises "A single direction cannot be
+retrieved"); the study's TPE therefore sees pruned trials without them
+(``search.store.samplers._CurvesHidden``). The ``val_acc`` user attr keeps the curve as well.
 """
 
 from __future__ import annotations

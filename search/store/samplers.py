@@ -3,12 +3,13 @@ stratified draw of the net's size."""
 
 from __future__ import annotations
 
+import copy
 import random
 import warnings
 from typing import Any
 
 import optuna
-from optuna.trial import FrozenTrial
+from optuna.trial import FrozenTrial, TrialState
 
 from search.errors import UserError
 
@@ -40,7 +41,7 @@ class _TrialSeededTPE(optuna.samplers.TPESampler):
     # (a position on a log scale up to the budget) is instead stratified over trial numbers.
     def sample_relative(self, study: optuna.Study, trial: FrozenTrial,
                         search_space: dict[str, Any]) -> dict[str, Any]:
-        out = super().sample_relative(study, trial, search_space)
+        out = super().sample_relative(_CurvesHidden(study), trial, search_space)
         if SIZE_PARAM in out:
             out[SIZE_PARAM] = stratified(trial.number, self._base_seed)
         return out
@@ -49,7 +50,39 @@ class _TrialSeededTPE(optuna.samplers.TPESampler):
                            param_distribution: Any) -> Any:
         if param_name == SIZE_PARAM:
             return stratified(trial.number, self._base_seed)
-        return super().sample_independent(study, trial, param_name, param_distribution)
+        return super().sample_independent(_CurvesHidden(study), trial, param_name,
+                                          param_distribution)
+
+
+class _CurvesHidden:
+    """The study as TPE should see it: pruned trials without their learning curves.
+
+    Why: every trial stores its per-epoch validation accuracy as intermediate values (so the
+    dashboard draws pruned trials' curves too), but Optuna 5.0's TPE ranks a pruned trial that has
+    intermediate values with ``study.direction``, which raises "A single direction cannot be
+    retrieved" in a multi-objective study (``_get_pruned_trial_score``). Without them it ranks
+    every pruned trial alike, which is what it did before the curves were stored. Everything else
+    is the study itself.
+    """
+
+    def __init__(self, study: optuna.Study) -> None:
+        self._study = study
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._study, name)
+
+    def _get_trials(self, *args: Any, **kw: Any) -> list[FrozenTrial]:
+        trials = self._study._get_trials(*args, **kw)
+        if len(self._study.directions) == 1:
+            return trials
+        return [_without_curve(t) if t.state == TrialState.PRUNED and t.intermediate_values
+                else t for t in trials]
+
+
+def _without_curve(t: FrozenTrial) -> FrozenTrial:
+    t = copy.copy(t)  # the storage's cached trial is shared: never change it in place
+    t.intermediate_values = {}
+    return t
 
 
 SIZE_PARAM = "size"  # space.sampler's draw that places a net's size between its floor and budget
