@@ -97,6 +97,10 @@ def test_summary_gives_the_time_arm_a_needs_for_arm_bs_final_mean() -> None:
     assert s.loc["a", "min to b's HV"] == 2.5 and s.loc["a", "reached"] == "2/2"
     assert s.loc["b", "min to b's HV"] == 10 and s.loc["b", "reached"] == "1/2"
     assert (s.loc["a", "complete"], s.loc["a", "pruned"], s.loc["b", "best<=2k"]) == (6, 2, 96.5)
+    # with a 9-minute budget, b seed 0's crossing at minute 10 is in its overrun: not counted
+    s9 = summarize(runs, curves, minutes=9).set_index("arm")
+    assert s9.loc["b", "reached"] == "0/2" and math.isnan(s9.loc["b", "min to b's HV"])
+    assert s9.loc["a", "min to b's HV"] == 2.5 and s9.loc["a", "reached"] == "2/2"
 
 
 def test_arm_a_keeps_the_search_defaults_and_arm_b_is_plain_random(tmp_path: Path) -> None:
