@@ -84,6 +84,8 @@ def search_flags(a: SearchArgs, jobs: int) -> list[str]:
 
 def search_at(tree: Path, a: SearchArgs, jobs: int) -> list[FrozenTrial]:
     """Run the worktree's own ``search`` with the bench's settings; its study's trials."""
+    # the tree first on the path also for its own worker processes, whatever their cwd: an
+    # editable install of this checkout would otherwise win
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         [str(tree), *filter(None, [os.environ.get("PYTHONPATH")])])}
     env.pop("NAS_MNIST_JOBS", None)  # `--jobs` is given; an inherited override would win

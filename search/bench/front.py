@@ -192,9 +192,10 @@ def run_front(plan: FrontPlan, out: Path, *, data_dir: str | None = None,
     commit = baseline.resolve_rev(against) if against else None  # refused before any write
     if out.exists() and any(out.glob("*.db")):
         raise UserError(f"{out} already holds studies; pass a new --out folder")
+    arms = dict(ARMS)
     if commit is not None:
         rev = against if commit.startswith(against) else f"{against} ({commit[:7]})"
-    arms = dict(ARMS) if commit is None else {"a": ARMS["a"], "b": f"default search of {rev}"}
+        arms["b"] = f"default search of {rev}"
     out.mkdir(parents=True, exist_ok=True)
     curves, runs = [], []
     with (baseline.worktree(commit) if commit else contextlib.nullcontext()) as tree:
