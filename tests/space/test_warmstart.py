@@ -8,7 +8,7 @@ import optuna
 import pytest
 
 from space import BOUNDS, REFERENCES, count_params, decode, size_for, smallest_budget, suggest
-from space.warmstart import FAST_RECIPE, SHAPES, warm_sizes, warm_starts
+from space.warmstart import FAST_RECIPE, MIN_SIZE, PLAN, SHAPES, STEP, warm_sizes, warm_starts
 
 BUDGETS = [smallest_budget(), 600, 1_000, 2_000, 3_000, 6_016, 10_000, 20_000, 100_000]
 
@@ -16,30 +16,44 @@ BUDGETS = [smallest_budget(), 600, 1_000, 2_000, 3_000, 6_016, 10_000, 20_000, 1
 @pytest.mark.parametrize("budget", BUDGETS)
 def test_every_warm_start_is_a_draw_that_fits(budget: int) -> None:
     starts = warm_starts(budget)
-    assert starts and any(lab.startswith("ref10224@") for lab, _ in starts)
+    names = {lab.split("@")[0] for lab, _ in starts}
+    # every shape of the plan starts wherever the budget reaches its smallest size
+    assert names == {n for n, lo in PLAN.items() if budget >= lo}
     for lab, params in starts:
         assert suggest(optuna.trial.FixedTrial(params)) == params  # a point of the space
         n = count_params(decode(params, budget).net)
         assert n <= budget
         assert lab.endswith(f"@{n / 1000:.1f}k") and lab.split("@")[0] in SHAPES
-    sizes = [count_params(decode(p, budget).net) for _, p in starts]
-    assert sizes == sorted(sizes)  # smallest first: a front across the sizes within minutes
+    # in PLAN's order, each shape smallest first: a front across the sizes within minutes
+    order = list(PLAN)
+    keys = [(order.index(lab.split("@")[0]), count_params(decode(p, budget).net))
+            for lab, p in starts]
+    assert keys == sorted(keys)
 
 
 @pytest.mark.parametrize("budget", BUDGETS)
-def test_sizes_run_from_the_budget_down_to_about_1k(budget: int) -> None:
+def test_sizes_run_from_the_budget_down_to_about_900(budget: int) -> None:
     sizes = warm_sizes(budget)
     assert sizes[0] == budget and sizes == sorted(sizes, reverse=True)
-    assert all(s >= 1000 for s in sizes[1:])
-    assert all(a / b == pytest.approx(2.5, rel=0.01) for a, b in itertools.pairwise(sizes))
-    # ref10224's shape at each size, as close under it as its width steps allow (or its
-    # narrowest version, where even that is above the size: size draw 0)
-    ref = [p for lab, p in warm_starts(budget) if lab.startswith("ref10224@")]
-    assert len(ref) == len(sizes)
-    for p, s in zip(ref, sorted(sizes), strict=True):  # warm starts come smallest first
-        n = count_params(decode(p, budget).net)
-        if p["size"] > 0 and budget >= 3_000:
-            assert 0.8 * s <= n <= s, (n, s)
+    if len(sizes) > 1:
+        assert sizes[-1] == max(MIN_SIZE, smallest_budget())
+        for a, b in itertools.pairwise(sizes):  # equal steps on a log scale, near STEP
+            assert STEP**0.5 <= a / b <= STEP**1.5
+            assert a / b == pytest.approx(sizes[0] / sizes[1], rel=0.01)
+    else:
+        assert budget < MIN_SIZE * STEP**0.5
+    # each shape at each size from its own smallest up, as close under it as its width steps
+    # allow (or its narrowest version, where even that is above the size: size draw 0)
+    starts = warm_starts(budget)
+    for name, lo in PLAN.items():
+        mine = [p for lab, p in starts if lab.startswith(f"{name}@")]
+        want = sorted(s for s in sizes if s >= lo)
+        assert len(mine) == len(want)
+        for p, s in zip(mine, want, strict=True):  # warm starts come smallest first
+            n = count_params(decode(p, budget).net)
+            assert n <= budget
+            if p["size"] > 0 and s >= 3_000:
+                assert 0.8 * s <= n <= s, (name, n, s)
 
 
 @pytest.mark.parametrize("budget", [10_224, 20_000, 100_000])
