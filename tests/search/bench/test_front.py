@@ -77,6 +77,7 @@ def test_run_stats_count_only_trials_done_within_the_budget() -> None:
     )
     row = run_stats(trials, hv_curve(trials, 10_000, 90.0), plan)
     assert (row["complete"], row["pruned"]) == (2, 1)
+    assert row[">95%"] == 50.0  # of the two completed in time, only the 97 % one is above 95
     assert (row["best<=2k"], row["best<=5k"], row["best<=10k"]) == (95.0, 97.0, 97.0)
     hv = 5 * math.log10(4000 / 1500) + 7 * math.log10(10_000 / 4000)
     assert row["hv_log"] == pytest.approx(hv)
@@ -85,7 +86,8 @@ def test_run_stats_count_only_trials_done_within_the_budget() -> None:
 def test_summary_gives_the_time_arm_a_needs_for_arm_bs_final_mean() -> None:
     runs = pd.DataFrame({"arm": ["a", "b", "a", "b"], "seed": [0, 0, 1, 1],
                          "hv_log": [12.0, 8.0, 10.0, 6.0], "complete": [5, 9, 7, 11],
-                         "pruned": [3, 0, 1, 0], "best<=2k": [98.0, 97.0, 98.5, 96.0]})
+                         "pruned": [3, 0, 1, 0], ">95%": [100.0, 50.0, 80.0, 70.0],
+                         "best<=2k": [98.0, 97.0, 98.5, 96.0]})
     curves = pd.DataFrame({  # b's final mean is 7: a seed 0 reaches it at 2, seed 1 at 3
         "arm": ["a"] * 3 + ["b"] * 2 + ["a"] * 3 + ["b"] * 2,
         "seed": [0] * 5 + [1] * 5,
@@ -97,6 +99,7 @@ def test_summary_gives_the_time_arm_a_needs_for_arm_bs_final_mean() -> None:
     assert s.loc["a", "min to b's HV"] == 2.5 and s.loc["a", "reached"] == "2/2"
     assert s.loc["b", "min to b's HV"] == 10 and s.loc["b", "reached"] == "1/2"
     assert (s.loc["a", "complete"], s.loc["a", "pruned"], s.loc["b", "best<=2k"]) == (6, 2, 96.5)
+    assert (s.loc["a", ">95%"], s.loc["b", ">95%"]) == (90.0, 60.0)
     # with a 9-minute budget, b seed 0's crossing at minute 10 is in its overrun: not counted
     s9 = summarize(runs, curves, minutes=9).set_index("arm")
     assert s9.loc["b", "reached"] == "0/2" and math.isnan(s9.loc["b", "min to b's HV"])
