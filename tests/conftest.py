@@ -57,7 +57,7 @@ def finished_study(tmp_path_factory: pytest.TempPathFactory, mnist_root: Path, t
     args = SearchArgs(
         budget=7000, n_trials=7, epochs=2, study_name="tiny", study_dir=study_dir,
         data_dir=str(mnist_root), device="cpu", val_size=500, train_subset=1000, quiet=True,
-        references=True,  # 6 warm starts (scaled reference shapes), then ref6016, which fits
+        references=True,  # 4 warm starts (onepool, ref10224's shape), ref6016, 2 sampled
     )
     run_search(args, data=tiny_data)
     return study_dir, "tiny"

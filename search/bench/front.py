@@ -60,6 +60,7 @@ class FrontPlan:
     """How much to run; ``minutes`` is per arm and seed."""
 
     seeds: int = 2
+    first_seed: int = 0  # the runs are seeds first_seed, first_seed + 1, ...
     minutes: float = 12.0
     epochs: int = 8
     budget: int = 10_000
@@ -204,7 +205,7 @@ def run_front(plan: FrontPlan, out: Path, *, data_dir: str | None = None,
     out.mkdir(parents=True, exist_ok=True)
     curves, runs = [], []
     with (baseline.worktree(commit) if commit else contextlib.nullcontext()) as tree:
-        for seed in range(plan.seeds):
+        for seed in range(plan.first_seed, plan.first_seed + plan.seeds):
             for arm in arms:
                 a = arm_args(arm, seed, plan, out, data_dir=data_dir, device=device)
                 print(f"bench --front: arm {arm} ({arms[arm]}), seed {seed}: "

@@ -8,7 +8,7 @@ import argparse
 from datetime import datetime
 from pathlib import Path
 
-from search.cli.common import positive_int
+from search.cli.common import nonnegative_int, positive_int
 from search.errors import UserError
 
 __all__ = ["add_parser"]
@@ -41,6 +41,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    "starts, same wall time per seed, interleaved; validation-front hypervolume "
                    "against wall time (table, CSV, PNG). Default about an hour on 2 CPU cores")
     f.add_argument("--seeds", type=positive_int, help="seeds per arm (2)")
+    f.add_argument("--first-seed", type=nonnegative_int,
+                   help="seed of the first run: the runs are seeds K, K+1, ... (0); to add seeds "
+                   "to an earlier bench")
     f.add_argument("--minutes", type=_positive_float, help="wall time per arm and seed (12)")
     f.add_argument("--epochs", type=positive_int, help="epochs per trial (8)")
     f.add_argument("--budget", type=positive_int, help="max parameters per net (10000)")
@@ -56,8 +59,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_run)
 
 
-_FRONT_ONLY = ("seeds", "minutes", "epochs", "budget", "train_subset", "val_size", "ref_acc",
-               "against", "out")
+_FRONT_ONLY = ("seeds", "first_seed", "minutes", "epochs", "budget", "train_subset", "val_size",
+               "ref_acc", "against", "out")
 _NOT_FRONT = ("threads", "compile", "only")
 
 

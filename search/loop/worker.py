@@ -68,7 +68,7 @@ class SearchArgs:
     seed: int = 0
     val_size: int = 10_000  # images carved from the 60k training set
     train_subset: int | None = None  # train on the first N training images only (quick runs)
-    references: bool = True  # warm starts: scaled reference topologies + references that fit
+    references: bool = True  # warm starts (proven shapes re-widthed) + references that fit
     sampler: str = "tpe"  # tpe | random (random: the baseline of `bench --front`)
     prune: bool = True
     quiet: bool = False
@@ -96,8 +96,8 @@ def n_finished(study: optuna.Study) -> int:
 
 
 def enqueue_references(study: optuna.Study, budget: int) -> list[str]:
-    """Queue a new study's first trials: the reference shapes re-widthed to sizes up to `budget`
-    with the fast recipe (points of the space, labelled e.g. ref10224@4.9k; space.warmstart),
+    """Queue a new study's first trials: proven shapes re-widthed to sizes up to `budget` with
+    the fast recipe (points of the space, labelled e.g. onepool@1.9k; space.warmstart),
     then the exact reference nets that fit, with their own recipes. Returns the labels."""
     labels = []
     for lab, params in warm_starts(budget):

@@ -31,7 +31,7 @@ def front_table(study: optuna.Study) -> pd.DataFrame:
             "params": int(t.values[1]),
             "val_acc": round(t.values[0], 2),
             "epochs": len(t.user_attrs.get("val_acc", [])),
-            # a reference net, or a reference's shape re-widthed (warm start, e.g. ref10224@4.9k)
+            # a reference net, or a warm start's shape at its size (e.g. onepool@1.9k)
             "reference": t.user_attrs.get("reference") or t.user_attrs.get("warm_start", ""),
             "optimizer": tr.get("optimizer"),
             "lr": tr.get("lr"),

@@ -76,7 +76,7 @@ def plot_front(study: optuna.Study, png_path: Path, budget: int | None = None) -
     else:
         ax.text(0.5, 0.5, "no completed trials yet", transform=ax.transAxes, ha="center")
     on_front = {t.number for t in front}
-    for t in done:  # references everywhere; scaled reference shapes where they made the front
+    for t in done:  # references everywhere; warm starts where they made the front
         ref = t.user_attrs.get("reference") or (
             t.user_attrs.get("warm_start") if t.number in on_front else None)
         if ref:

@@ -1,4 +1,4 @@
-"""space.warmstart: reference shapes re-widthed to any budget, as complete points of the space."""
+"""space.warmstart: proven shapes re-widthed to any budget, as complete points of the space."""
 
 from __future__ import annotations
 

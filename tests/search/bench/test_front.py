@@ -119,8 +119,32 @@ def test_arm_a_keeps_the_search_defaults_and_arm_b_is_plain_random(tmp_path: Pat
     assert a.storage_url != b.storage_url  # a SQLite file each
 
 
+def test_first_seed_runs_the_seeds_from_there(monkeypatch: pytest.MonkeyPatch,
+                                             tmp_path: Path) -> None:
+    import search.bench.front as front
+
+    ran = []
+
+    def fake_search(a: SearchArgs, jobs: int) -> list[optuna.trial.FrozenTrial]:
+        ran.append((a.study_name, a.seed))  # no training: one made-up trial per run
+        return _study(_trial(0, 1, 95.0 + a.seed, 1000))
+
+    monkeypatch.setattr(front, "_search", fake_search)
+    out = tmp_path / "out"
+    assert main(["bench", "--front", "--first-seed", "3", "--seeds", "2", "--jobs", "1",
+                 "--minutes", "5", "--device", "cpu", "--out", str(out)]) == 0
+    assert ran == [("a-s3", 3), ("b-s3", 3), ("a-s4", 4), ("b-s4", 4)]  # interleaved from 3
+    runs = pd.read_csv(out / "front_runs.csv")
+    assert list(zip(runs["arm"], runs["seed"], strict=True)) == [
+        ("a", 3), ("b", 3), ("a", 4), ("b", 4)]
+    with pytest.raises(SystemExit) as e:  # argparse's own one-line usage error
+        main(["bench", "--front", "--first-seed", "-1"])
+    assert e.value.code == 2
+
+
 @pytest.mark.parametrize("argv, msg", [
     (["--seeds", "3"], "--seeds need --front"),
+    (["--first-seed", "1"], "--first-seed need --front"),
     (["--front", "--threads", "1"], "--threads cannot be used with --front"),
 ])
 def test_front_flags_are_checked(argv: list[str], msg: str, capsys: pytest.CaptureFixture) -> None:

@@ -1,5 +1,5 @@
-"""Warm starts: a new study's first trials are the reference shapes re-widthed to sizes up to
-its budget (points of the space), then the reference nets within its budget."""
+"""Warm starts: a new study's first trials are proven shapes re-widthed to sizes up to its
+budget (points of the space), then the reference nets within its budget."""
 
 from __future__ import annotations
 

@@ -28,7 +28,7 @@ from space.warmstart import warm_starts
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 WORKERS = 3
-N_TRIALS = 6
+N_TRIALS = 4  # fewer than the 4 warm starts + ref6016 a budget-7000 study queues
 
 
 def test_sqlalchemy_url_uses_psycopg3():
@@ -102,7 +102,7 @@ def test_concurrent_workers_share_one_study(pg_url, mnist_root, tiny_data, tmp_p
     # the new study queued more warm starts and references than the target: the rest stay queued,
     # never started, after every finished trial, for a rerun with a higher target
     waiting = [t for t in trials if t.state == TrialState.WAITING]
-    assert len(waiting) == len(warm_starts(7000)) + 1 - N_TRIALS  # +1: ref6016
+    assert len(waiting) == len(warm_starts(7000)) + 1 - N_TRIALS > 0  # +1: ref6016
     assert all(t.datetime_start is None and ("warm_start" in t.user_attrs or "reference"
                in t.user_attrs) for t in waiting)
     assert min(t.number for t in waiting) > max(t.number for t in finished)
