@@ -8,7 +8,7 @@ import argparse
 from datetime import datetime
 from pathlib import Path
 
-from search.cli.common import nonnegative_int, positive_int
+from search.cli.common import non_negative_int, positive_int
 from search.errors import UserError
 
 __all__ = ["add_parser"]
@@ -41,7 +41,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    "starts, same wall time per seed, interleaved; validation-front hypervolume "
                    "against wall time (table, CSV, PNG). Default about an hour on 2 CPU cores")
     f.add_argument("--seeds", type=positive_int, help="seeds per arm (2)")
-    f.add_argument("--first-seed", type=nonnegative_int,
+    f.add_argument("--first-seed", type=non_negative_int,
                    help="seed of the first run: the runs are seeds K, K+1, ... (0); to add seeds "
                    "to an earlier bench")
     f.add_argument("--minutes", type=_positive_float, help="wall time per arm and seed (12)")

@@ -34,16 +34,6 @@ def positive_int(s: str) -> int:
     return v
 
 
-def nonnegative_int(s: str) -> int:
-    try:
-        v = int(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {s!r}") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {v}")
-    return v
-
-
 def add_study_args(p: argparse.ArgumentParser, *, name_required: bool,
                    name_help: str = "study name") -> None:
     """--study/--study-name, --study-dir and --storage, shared by every study command."""
