@@ -248,7 +248,8 @@ def _plot(curves: pd.DataFrame, plan: FrontPlan, target: float, path: Path,
     ax.axhline(target, color=colours["b"], ls=":", lw=1, label="b's final mean")
     ax.set_xlabel("minutes since the study's first trial started")
     ax.set_ylabel(f"validation front HV (pp above {plan.ref_acc:g} % x decades of params)")
-    ax.set_title(f"budget {plan.budget:,} params, {plan.epochs} epochs, {plan.seeds} seeds, "
+    seeds = f"{plan.seeds} seed{'s' if plan.seeds != 1 else ''}"
+    ax.set_title(f"budget {plan.budget:,} params, {plan.epochs} epochs, {seeds}, "
                  f"{plan.jobs} worker(s)", fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="best")
