@@ -47,7 +47,7 @@ from search.training.data import MnistData, load_mnist
 from search.training.device import cpu_cores, resolve_device
 
 __all__ = ["ARMS", "FULL", "QUICK", "FrontPlan", "FrontResult", "arm_args", "format_front",
-           "hv_curve", "run_front", "run_stats", "summarize", "time_to_reach"]
+           "hv_curve", "plot_curves", "run_front", "run_stats", "summarize", "time_to_reach"]
 
 ARMS = {"a": "default search", "b": "random, no pruning, no warm starts"}
 N_TRIALS = 10**6  # the timeout ends every run, never the trial count
@@ -222,12 +222,12 @@ def run_front(plan: FrontPlan, out: Path, *, data_dir: str | None = None,
     files = [out / "front_curves.csv", out / "front_runs.csv", out / "front.png"]
     cdf.to_csv(files[0], index=False)
     rdf.to_csv(files[1], index=False)
-    _plot(cdf, plan, float(summary.loc[summary["arm"] == "b", "hv_log mean"].iloc[0]), files[2],
-          arms)
+    target = float(summary.loc[summary["arm"] == "b", "hv_log mean"].iloc[0])
+    plot_curves(cdf, plan, target, files[2], arms)
     return FrontResult(rdf, summary, cdf, files, plan)
 
 
-def _plot(curves: pd.DataFrame, plan: FrontPlan, target: float, path: Path,
+def plot_curves(curves: pd.DataFrame, plan: FrontPlan, target: float, path: Path,
           arms: dict[str, str]) -> None:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure

@@ -54,13 +54,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     f.add_argument("--against", metavar="REV",
                    help="arm b is the default search of git revision REV (its own code, run from "
                    "a temporary git worktree) instead of random search")
+    f.add_argument("--score", action="append", type=Path, metavar="DIR",
+                   help="instead of running: score the studies of earlier benches in DIR "
+                   "(repeatable) as one bench at --minutes, e.g. seeds added with --first-seed, "
+                   "or a 30-minute bench at 12")
     f.add_argument("--out", type=Path, help="folder for the studies, CSVs and PNG "
                    "(default studies/bench-front-<date>-<time>)")
     p.set_defaults(func=_run)
 
 
 _FRONT_ONLY = ("seeds", "first_seed", "minutes", "epochs", "budget", "train_subset", "val_size",
-               "ref_acc", "against", "out")
+               "ref_acc", "against", "score", "out")
+# what a run needs but scoring does not: refused with --score rather than silently ignored
+# (budget, epochs and data sizes are the studies' own)
+_NOT_SCORE = ("seeds", "first_seed", "epochs", "budget", "train_subset", "val_size", "jobs",
+              "against")
 _NOT_FRONT = ("threads", "compile", "only")
 
 
@@ -98,10 +106,17 @@ def _front(args: argparse.Namespace) -> int:
     from search.bench.front import FULL, QUICK, format_front, run_front
 
     plan = QUICK if args.quick else FULL
-    given = {k: getattr(args, k) for k in (*_FRONT_ONLY[:-2], "jobs")
-             if getattr(args, k) is not None}  # --against and --out are not plan fields
+    given = {k: getattr(args, k) for k in (*_FRONT_ONLY[:-3], "jobs")
+             if getattr(args, k) is not None}  # --against, --score, --out are not plan fields
     plan = replace(plan, **given)
     out = args.out or Path("studies") / f"bench-front-{datetime.now():%Y%m%d-%H%M%S}"
+    if args.score:
+        if bad := [_flag(n) for n in _NOT_SCORE if getattr(args, n) is not None]:
+            raise UserError(f"{', '.join(bad)} cannot be used with --score")
+        from search.bench.rescore import score_studies
+
+        print(format_front(score_studies(args.score, plan, out)))
+        return 0
     print(format_front(run_front(plan, out, data_dir=args.data_dir, device=args.device,
                                  against=args.against)))
     return 0

@@ -1,0 +1,87 @@
+"""`nas-mnist bench --front --score DIR ...`: score the studies of earlier benches as one bench.
+
+Every ``<arm>-s<seed>.db`` under the folders (as ``bench --front`` writes them) is scored with the
+bench's own functions at the plan's ``minutes``: only trials completed within that budget count,
+as in any bench. A run made with a longer budget is thereby cut to this one: a search's timeout
+only stops new trials from starting, so the first M minutes of a longer run with the same seed
+are what an M-minute run would have done (up to the machine's timing noise). This joins seeds run
+at different times (``--first-seed``) and reads a 30-minute bench at 12 minutes, without training.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+import optuna
+import pandas as pd
+
+from search.bench.front import (
+    ARMS,
+    FrontPlan,
+    FrontResult,
+    hv_curve,
+    plot_curves,
+    run_stats,
+    summarize,
+)
+from search.errors import UserError
+
+__all__ = ["score_studies"]
+
+_RUN = re.compile(r"([ab])-s(\d+)")
+
+
+def _runs(dirs: Sequence[Path]) -> list[tuple[str, int, Path]]:
+    """(arm, seed, database) of every bench run under `dirs`; refused in one line when a folder
+    holds none or two folders hold the same arm and seed."""
+    found: dict[tuple[str, int], Path] = {}
+    for d in dirs:
+        dbs = [(m, db) for db in sorted(Path(d).glob("*.db")) if (m := _RUN.fullmatch(db.stem))]
+        if not dbs:
+            raise UserError(f"--score {d}: no bench studies (a-s<K>.db, b-s<K>.db) there")
+        for m, db in dbs:
+            key = (m.group(1), int(m.group(2)))
+            if key in found:
+                raise UserError(f"--score: arm {key[0]} seed {key[1]} is in both {found[key]} "
+                                f"and {db}")
+            found[key] = db
+    return [(arm, seed, db) for (arm, seed), db in sorted(found.items(), key=lambda x: x[0][::-1])]
+
+
+def score_studies(dirs: Sequence[Path], plan: FrontPlan, out: Path) -> FrontResult:
+    """Score every bench run under `dirs` at ``plan.minutes``; write the CSVs and PNG to `out`.
+    Budget, epochs and data sizes are the studies' own (the last one read names them)."""
+    if any(Path(d).resolve() == Path(out).resolve() for d in dirs):
+        raise UserError("--out must not be one of the --score folders (their own tables stay)")
+    runs, curves = [], []
+    for arm, seed, db in _runs(dirs):
+        try:
+            study = optuna.load_study(study_name=db.stem, storage=f"sqlite:///{db}")
+        except Exception as e:  # not a study database, or another study name inside
+            raise UserError(f"--score: cannot read {db}: {str(e).splitlines()[0]}") from None
+        trials = study.get_trials(deepcopy=False)
+        settings = study.user_attrs.get("settings", {})  # what `search` ran with (its header)
+        plan = replace(plan, **{k: settings[k] for k in ("budget", "epochs", "val_size",
+                                                         "train_subset") if k in settings})
+        if not any(t.datetime_start for t in trials):
+            raise UserError(f"--score: {db} has no started trial")
+        curve = hv_curve(trials, plan.budget, plan.ref_acc)
+        runs.append({"arm": arm, "seed": seed, **run_stats(trials, curve, plan)})
+        curves.append(curve.assign(arm=arm, seed=seed))
+    rdf = pd.DataFrame(runs)
+    if set(rdf["arm"]) != set(ARMS):
+        raise UserError("--score: the folders need runs of both arms, a and b")
+    cdf = pd.concat(curves, ignore_index=True)
+    cdf = cdf[["arm", "seed", "minutes", "trial", "params", "acc", "hv_log"]]
+    summary = summarize(rdf, cdf, ARMS, plan.minutes)
+    out.mkdir(parents=True, exist_ok=True)
+    files = [out / "front_curves.csv", out / "front_runs.csv", out / "front.png"]
+    cdf.to_csv(files[0], index=False)
+    rdf.to_csv(files[1], index=False)
+    plan = replace(plan, seeds=int(rdf["seed"].nunique()))
+    target = float(summary.loc[summary["arm"] == "b", "hv_log mean"].iloc[0])
+    plot_curves(cdf, plan, target, files[2], ARMS)
+    return FrontResult(rdf, summary, cdf, files, plan)
