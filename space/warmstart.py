@@ -69,14 +69,13 @@ MIN_SIZE = 900  # params: the smallest warm start (onepool: 96.6 % val at 892 pa
 STEP = 2.5  # typical ratio between consecutive warm-start sizes
 
 # Which shapes start a study, in this order, each from what size up. Measured at 8 epochs with
-# FAST_RECIPE on 50k images, one CPU thread, seed 0 (README "Strong starts"): onepool reached
-# 96.58 / 97.71 / 98.41 / 98.95 / 99.10 % val at 0.9k / 1.4k / 2.2k / 4.5k / 9.2k params in
-# 58-119 s;
-# ref10224's shape had 96.1-96.8 at 1.4k, 98.66 at 4.3k and 98.96 at 9.4k, in about 1.5x the time
-# (it convolves at 28x28 three times). It still runs from 3k up, after onepool: it was the best
-# shape at 15 epochs and 19k params (99.38 %), and a second shape gives the sampler more to learn
-# from. The ref18448 / ref9902 shapes were pruned at epoch 1 in every bench run and ref13914's
-# (97.2 % at 1.4k) is beaten by onepool, so they no longer start a study.
+# FAST_RECIPE on 50k images, one CPU thread, seed 0 (README "Strong starts", search.bench.shapes):
+# onepool reached 96.58 / 97.71 / 98.41 / 98.95 / 99.10 % val at 0.9k / 1.4k / 2.2k / 4.5k / 9.2k
+# params in 58-119 s; ref10224's shape had 96.1-96.8 at 1.4k, 98.66 at 4.3k and 98.96 at 9.4k, in
+# about 1.5x the time (it convolves at 28x28 three times). It still runs from 3k up, after
+# onepool: it was the best shape at 15 epochs and 19k params (99.38 %), and a second shape gives
+# the sampler more to learn from. The ref18448 / ref9902 shapes were pruned at epoch 1 in every
+# bench run and ref13914's (97.2 % at 1.4k) is beaten by onepool, so they no longer start a study.
 PLAN: dict[str, int] = {"onepool": 0, "ref10224": 3000}
 
 
