@@ -99,9 +99,9 @@ def warm_starts(budget: int) -> list[tuple[str, dict[str, Any]]]:
     warm_sizes(budget) from its own smallest size up; all fit the budget. In PLAN's order, each
     shape smallest first: they are the study's first trials, and small nets train in a fraction of
     a big one's time, so a front across the sizes exists within minutes of the start."""
-    out = []
+    out, sizes = [], warm_sizes(budget)
     for rank, (name, smallest) in enumerate(PLAN.items()):
-        for target in warm_sizes(budget):
+        for target in sizes:
             if target < smallest:
                 continue
             p = {**SHAPES[name], **FAST_RECIPE}

@@ -47,7 +47,8 @@ from search.training.data import MnistData, load_mnist
 from search.training.device import cpu_cores, resolve_device
 
 __all__ = ["ARMS", "FULL", "QUICK", "FrontPlan", "FrontResult", "arm_args", "format_front",
-           "hv_curve", "plot_curves", "run_front", "run_stats", "summarize", "time_to_reach"]
+           "hv_curve", "plot_curves", "run_front", "run_stats", "summarize", "time_to_reach",
+           "write_result"]
 
 ARMS = {"a": "default search", "b": "random, no pruning, no warm starts"}
 N_TRIALS = 10**6  # the timeout ends every run, never the trial count
@@ -215,16 +216,22 @@ def run_front(plan: FrontPlan, out: Path, *, data_dir: str | None = None,
                 curve = hv_curve(trials, plan.budget, plan.ref_acc)
                 runs.append({"arm": arm, "seed": seed, **run_stats(trials, curve, plan)})
                 curves.append(curve.assign(arm=arm, seed=seed))
+    return write_result(pd.DataFrame(runs), curves, plan, out, arms)
+
+
+def write_result(runs: pd.DataFrame, curves: list[pd.DataFrame], plan: FrontPlan, out: Path,
+                 arms: dict[str, str]) -> FrontResult:
+    """Summarize the runs' rows and HV curves; write front_curves.csv, front_runs.csv and
+    front.png to `out` (which exists)."""
     cdf = pd.concat(curves, ignore_index=True)
     cdf = cdf[["arm", "seed", "minutes", "trial", "params", "acc", "hv_log"]]
-    rdf = pd.DataFrame(runs)
-    summary = summarize(rdf, cdf, arms, plan.minutes)
+    summary = summarize(runs, cdf, arms, plan.minutes)
     files = [out / "front_curves.csv", out / "front_runs.csv", out / "front.png"]
     cdf.to_csv(files[0], index=False)
-    rdf.to_csv(files[1], index=False)
+    runs.to_csv(files[1], index=False)
     target = float(summary.loc[summary["arm"] == "b", "hv_log mean"].iloc[0])
     plot_curves(cdf, plan, target, files[2], arms)
-    return FrontResult(rdf, summary, cdf, files, plan)
+    return FrontResult(runs, summary, cdf, files, plan)
 
 
 def plot_curves(curves: pd.DataFrame, plan: FrontPlan, target: float, path: Path,

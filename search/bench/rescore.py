@@ -18,20 +18,13 @@ from pathlib import Path
 import optuna
 import pandas as pd
 
-from search.bench.front import (
-    ARMS,
-    FrontPlan,
-    FrontResult,
-    hv_curve,
-    plot_curves,
-    run_stats,
-    summarize,
-)
+from search.bench.front import ARMS, FrontPlan, FrontResult, hv_curve, run_stats, write_result
 from search.errors import UserError
 
 __all__ = ["score_studies"]
 
 _RUN = re.compile(r"([ab])-s(\d+)")
+_SAME = ("budget", "epochs", "val_size", "train_subset")  # settings every scored run must share
 
 
 def _runs(dirs: Sequence[Path]) -> list[tuple[str, int, Path]]:
@@ -53,35 +46,30 @@ def _runs(dirs: Sequence[Path]) -> list[tuple[str, int, Path]]:
 
 def score_studies(dirs: Sequence[Path], plan: FrontPlan, out: Path) -> FrontResult:
     """Score every bench run under `dirs` at ``plan.minutes``; write the CSVs and PNG to `out`.
-    Budget, epochs and data sizes are the studies' own (the last one read names them)."""
+    Budget, epochs and data sizes are the studies' own, and must be the same in all of them."""
     if any(Path(d).resolve() == Path(out).resolve() for d in dirs):
         raise UserError("--out must not be one of the --score folders (their own tables stay)")
-    runs, curves = [], []
+    studies, settings = [], {}
     for arm, seed, db in _runs(dirs):
         try:
             study = optuna.load_study(study_name=db.stem, storage=f"sqlite:///{db}")
         except Exception as e:  # not a study database, or another study name inside
             raise UserError(f"--score: cannot read {db}: {str(e).splitlines()[0]}") from None
-        trials = study.get_trials(deepcopy=False)
-        settings = study.user_attrs.get("settings", {})  # what `search` ran with (its header)
-        plan = replace(plan, **{k: settings[k] for k in ("budget", "epochs", "val_size",
-                                                         "train_subset") if k in settings})
+        # what `search` ran with: the HV is relative to the budget, so runs must agree on it
+        mine = {k: v for k, v in study.user_attrs.get("settings", {}).items() if k in _SAME}
+        if studies and mine != settings:
+            raise UserError(f"--score: {db} ran with {mine}, {studies[0][2]} with {settings}")
+        settings = mine
+        studies.append((arm, seed, db, study.get_trials(deepcopy=False)))
+    if {arm for arm, *_ in studies} != set(ARMS):
+        raise UserError("--score: the folders need runs of both arms, a and b")
+    plan = replace(plan, **settings, seeds=len({seed for _, seed, *_ in studies}))
+    runs, curves = [], []
+    for arm, seed, db, trials in studies:
         if not any(t.datetime_start for t in trials):
             raise UserError(f"--score: {db} has no started trial")
         curve = hv_curve(trials, plan.budget, plan.ref_acc)
         runs.append({"arm": arm, "seed": seed, **run_stats(trials, curve, plan)})
         curves.append(curve.assign(arm=arm, seed=seed))
-    rdf = pd.DataFrame(runs)
-    if set(rdf["arm"]) != set(ARMS):
-        raise UserError("--score: the folders need runs of both arms, a and b")
-    cdf = pd.concat(curves, ignore_index=True)
-    cdf = cdf[["arm", "seed", "minutes", "trial", "params", "acc", "hv_log"]]
-    summary = summarize(rdf, cdf, ARMS, plan.minutes)
     out.mkdir(parents=True, exist_ok=True)
-    files = [out / "front_curves.csv", out / "front_runs.csv", out / "front.png"]
-    cdf.to_csv(files[0], index=False)
-    rdf.to_csv(files[1], index=False)
-    plan = replace(plan, seeds=int(rdf["seed"].nunique()))
-    target = float(summary.loc[summary["arm"] == "b", "hv_log mean"].iloc[0])
-    plot_curves(cdf, plan, target, files[2], ARMS)
-    return FrontResult(rdf, summary, cdf, files, plan)
+    return write_result(pd.DataFrame(runs), curves, plan, out, ARMS)

@@ -15,13 +15,14 @@ from search.cli import main
 T0 = dt.datetime(2026, 1, 1, 12, 0)
 
 
-def _bench_run(folder: Path, name: str, points: list[tuple[float, float, float, int]]) -> None:
+def _bench_run(folder: Path, name: str, points: list[tuple[float, float, float, int]],
+               budget: int = 10_000) -> None:
     """A study `name` as bench --front leaves it: trials (start, end minutes, acc %, params)."""
     folder.mkdir(parents=True, exist_ok=True)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(study_name=name, storage=f"sqlite:///{folder / name}.db",
                                 directions=["maximize", "minimize"])
-    study.set_user_attr("settings", {"budget": 10_000, "epochs": 8, "val_size": 10_000,
+    study.set_user_attr("settings", {"budget": budget, "epochs": 8, "val_size": 10_000,
                                      "train_subset": None})
     for start, end, acc, params in points:
         t = optuna.trial.create_trial(values=[acc, params])
@@ -58,6 +59,7 @@ def test_two_benches_scored_as_one_at_a_shorter_budget(tmp_path: Path,
 
 @pytest.mark.parametrize("case, msg", [
     ("twice", "arm a seed 0 is in both"),
+    ("other-budget", "ran with {'budget': 5000"),
     ("no-b", "need runs of both arms"),
     ("empty", "no bench studies"),
     ("out-is-input", "--out must not be one of the --score folders"),
@@ -72,6 +74,8 @@ def test_bad_score_folders_are_one_line(case: str, msg: str, tmp_path: Path,
         _bench_run(one, "b-s0", [(0, 1, 95.0, 1000)])
     if case == "twice":
         _bench_run(two, "a-s0", [(0, 1, 97.0, 1000)])
+    if case == "other-budget":  # a bench at another budget: its HV is on another scale
+        _bench_run(two, "a-s1", [(0, 1, 97.0, 1000)], budget=5000)
     dirs = [one] if case in ("no-b", "out-is-input", "seeds") else [one, two]
     out = one if case == "out-is-input" else tmp_path / "out"
     argv = ["bench", "--front", *[x for d in dirs for x in ("--score", str(d))], "--out", str(out)]
