@@ -3,7 +3,7 @@
 from space.build import Net, build
 from space.candidate import Candidate, describe, load_candidate
 from space.config import Conv, Head, NetConfig
-from space.params import ConfigError, count_params, spatial_sizes, validate
+from space.params import ConfigError, count_macs, count_params, spatial_sizes, validate
 from space.recipe import BOUNDS, TrainConfig
 from space.references import REFERENCES, REPORTED, reference
 from space.sampler import BudgetError, decode, sample, size_for, smallest_budget, suggest
@@ -11,7 +11,7 @@ from space.warmstart import warm_starts
 
 __all__ = [
     "BOUNDS", "REFERENCES", "REPORTED", "BudgetError", "Candidate", "ConfigError", "Conv", "Head",
-    "Net", "NetConfig", "TrainConfig", "build", "count_params", "decode", "describe",
+    "Net", "NetConfig", "TrainConfig", "build", "count_macs", "count_params", "decode", "describe",
     "load_candidate", "reference", "sample", "size_for", "smallest_budget", "spatial_sizes",
     "suggest", "validate", "warm_starts",
 ]

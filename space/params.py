@@ -1,4 +1,5 @@
-"""Analytic size of a net: parameter count and the spatial size after every layer.
+"""Analytic size of a net: parameter count, multiply-accumulates, and the spatial size after
+every layer.
 
 Both are pure arithmetic on the config, so the sampler can size nets by the thousand and invalid
 configs are refused with a clear message before any module is built.
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 from space.config import IN_CHANNELS, IN_SIZE, N_CLASSES, NetConfig
 
-__all__ = ["ConfigError", "count_params", "spatial_sizes", "validate"]
+__all__ = ["ConfigError", "count_macs", "count_params", "spatial_sizes", "validate"]
 
 
 class ConfigError(ValueError):
@@ -72,3 +73,23 @@ def count_params(cfg: NetConfig) -> int:
             cin = h.hidden
         n += cin * N_CLASSES + (N_CLASSES if h.bias else 0)  # output linear
     return n  # flatten / gap heads add nothing
+
+
+def count_macs(cfg: NetConfig) -> int:
+    """Forward multiply-accumulates per image of build(cfg)'s convs and linear layers, by formula.
+
+    BN, ReLU, pooling and dropout are not counted (no MACs; memory-bound, seen in profiles instead),
+    the same convention as torch.utils.flop_counter, which counts 2 FLOPs per MAC.
+    """
+    validate(cfg)
+    n, cin, size = 0, IN_CHANNELS, IN_SIZE
+    for c, after in zip(cfg.convs, spatial_sizes(cfg), strict=True):
+        out_side = size + 2 * c.pad - c.k + 1  # the conv's output map, before its pool
+        n += out_side * out_side * cin * c.out * c.k * c.k
+        cin, size = c.out, after
+    h = cfg.head
+    if h.kind == "gap_conv":
+        n += cin * N_CLASSES
+    elif h.kind == "gap_linear":
+        n += cin * h.hidden + h.hidden * N_CLASSES if h.hidden else cin * N_CLASSES
+    return n

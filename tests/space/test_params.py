@@ -11,6 +11,7 @@ from space import (
     Head,
     NetConfig,
     build,
+    count_macs,
     count_params,
     spatial_sizes,
     validate,
@@ -199,3 +200,33 @@ def test_every_reference_validates():
     for cand in REFERENCES.values():
         validate(cand.net)  # raises on failure
         assert count_params(cand.net) == numel(cand.net)
+
+
+# ---------------------------------------------------------------- multiply-accumulates
+
+
+def flop_counter_macs(cfg: NetConfig) -> int:
+    """MACs of one image through build(cfg), as torch's own FLOP counter sees them (2 per MAC)."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    net = build(cfg).eval()
+    with FlopCounterMode(display=False) as fc, torch.no_grad():
+        net(torch.zeros(1, 1, IN_SIZE, IN_SIZE))
+    return fc.get_total_flops() // 2
+
+
+def test_macs_of_a_hand_counted_net():
+    cfg = NetConfig((Conv(4, pad=1, pool=True), Conv(N_CLASSES, k=1)), Head(kind="gap"))
+    # 28x28 output of a padded 3x3 conv 1->4, then 1x1 conv 4->10 on the pooled 14x14 map
+    assert count_macs(cfg) == 28 * 28 * 1 * 4 * 9 + 14 * 14 * 4 * N_CLASSES
+    assert flop_counter_macs(cfg) == count_macs(cfg)
+
+
+def test_macs_match_torch_flop_counter_on_references_and_draws(draws):
+    cfgs = [c.net for c in REFERENCES.values()]
+    for budget in (2000, 20000):
+        cfgs += [cand.net for _, cand in draws(budget, n=120)]
+    assert len(cfgs) >= 245
+    for cfg in cfgs:
+        assert count_macs(cfg) == flop_counter_macs(cfg), cfg
