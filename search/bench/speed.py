@@ -35,9 +35,9 @@ from optuna.trial import TrialState
 from search.bench.notebook_loop import BATCH, Loop, notebook_reps
 from search.loop.jobs import run_jobs
 from search.loop.worker import SearchArgs
-from search.training import train as trainer
 from search.training.data import DEFAULT_ROOT, MnistData, Split, load_mnist
 from search.training.device import resolve_device
+from search.training.speed import DEFAULT_SPEED
 from search.training.train import train
 from space import REFERENCES, NetConfig, build, count_params, decode
 from space.recipe import TrainConfig
@@ -134,11 +134,8 @@ def trainer_rates(net: NetConfig, data: MnistData, plan: Plan, *,
     chunk = _chunk(data, plan)
     torch.manual_seed(0)
     model = build(net)
-    prev, trainer.COMPILE = trainer.COMPILE, compile
-    try:
-        h = train(model, same_work(TrainConfig()), chunk, epochs=1 + plan.reps)
-    finally:
-        trainer.COMPILE = prev
+    h = train(model, same_work(TrainConfig()), chunk, epochs=1 + plan.reps,
+              speed=replace(DEFAULT_SPEED, compile=compile))
     if len(h.epochs) != 1 + plan.reps:
         raise RuntimeError(f"benchmark training stopped early: {h.stopped}")
     return [len(chunk.train) / e.seconds for e in h.epochs[1:]], h.epochs[0].seconds

@@ -21,11 +21,10 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from search.training.data import MnistData, Split, augment, batches, normalize
+from search.training.speed import DEFAULT_SPEED, Speed, keep_freed_pages
 from space.recipe import TrainConfig
 
 __all__ = [
-    "CHANNELS_LAST",
-    "COMPILE",
     "USE_BF16",
     "EpochStats",
     "History",
@@ -35,13 +34,9 @@ __all__ = [
     "train",
 ]
 
-# Speed switches, module-level so a benchmark can toggle them (`nas-mnist bench` measures them).
-USE_BF16 = True  # CUDA only: autocast forward passes to bfloat16 (CPU stays fp32: no bf16 units)
-CHANNELS_LAST = True  # NHWC memory format for model and inputs (on CPU only with one thread)
-# torch.compile the training step (full batches; evaluation stays eager). Off by default: on a
-# 2-core CPU it trained 1.1-1.6x faster but compiled for 15-90 s per net, which only long trials
-# repay (GPU not measured yet); NAS_MNIST_COMPILE=1 (inherited by --jobs workers) turns it on.
-COMPILE = os.environ.get("NAS_MNIST_COMPILE", "") == "1"
+# CUDA only: autocast forward passes to bfloat16 (CPU stays fp32: this box has no bf16 units).
+# Not a Speed switch: it changes the arithmetic.
+USE_BF16 = True
 
 
 @dataclass
@@ -83,18 +78,14 @@ def set_cpu_threads() -> int:
     return torch.get_num_threads()
 
 
-def _fast(device: torch.device) -> tuple[bool, bool]:
+def _fast(device: torch.device, speed: Speed) -> tuple[bool, bool]:
     """(bf16 autocast, channels_last) for this device."""
-    cuda = device.type == "cuda"
-    # On CPU, NHWC trained 1.2-1.5x faster with one thread (e.g. a --jobs worker) but scaled worse
-    # over threads (0.8-1.1x of NCHW with two, on a 2-core box), so it is used only single-threaded.
-    cl = CHANNELS_LAST and (cuda or torch.get_num_threads() == 1)
-    return cuda and USE_BF16, cl
+    return device.type == "cuda" and USE_BF16, speed.nhwc(device)
 
 
-def _compiled(model: nn.Module) -> nn.Module:
-    """``model`` behind torch.compile when COMPILE is on, else ``model`` itself."""
-    if not COMPILE:
+def _compiled(model: nn.Module, speed: Speed) -> nn.Module:
+    """``model`` behind torch.compile when ``speed.compile``, else ``model`` itself."""
+    if not speed.compile:
         return model
     # Each trial is a new net: graphs of earlier ones would only count towards the recompile limit.
     torch._dynamo.reset()
@@ -110,13 +101,16 @@ def _device_of(model: nn.Module) -> torch.device:
     return p.device if p is not None else torch.device("cpu")
 
 
-def evaluate(model: nn.Module, split: Split, *, batch_size: int = 4096) -> tuple[float, float]:
+def evaluate(model: nn.Module, split: Split, *, batch_size: int | None = None,
+             speed: Speed = DEFAULT_SPEED) -> tuple[float, float]:
     """(accuracy as a fraction, mean cross-entropy) of ``model`` on ``split``, in eval mode.
 
     Uses the same precision as training on the split's device (bf16 autocast on CUDA when
-    ``USE_BF16``); restores the model's train/eval mode afterwards.
+    ``USE_BF16``); ``batch_size`` defaults to ``speed.eval_batch``. Restores the model's
+    train/eval mode afterwards.
     """
-    bf16, cl = _fast(split.y.device)
+    batch_size = batch_size or speed.eval_batch
+    bf16, cl = _fast(split.y.device, speed)
     was_training = model.training
     model.eval()
     loss_sum = torch.zeros((), device=split.y.device)
@@ -146,7 +140,8 @@ def predict_logits(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return logits
 
 
-def _optimizer(model: nn.Module, hp: TrainConfig, device: torch.device) -> torch.optim.Optimizer:
+def _optimizer(model: nn.Module, hp: TrainConfig, device: torch.device,
+               speed: Speed) -> torch.optim.Optimizer:
     params = [p for p in model.parameters() if p.requires_grad]
     if hp.optimizer == "sgd":
         cls, kw = torch.optim.SGD, {"momentum": hp.momentum, "nesterov": False}
@@ -159,7 +154,7 @@ def _optimizer(model: nn.Module, hp: TrainConfig, device: torch.device) -> torch
         # Fused kernels: one launch per step instead of one per parameter; fall back if unsupported.
         with contextlib.suppress(TypeError, RuntimeError):
             return cls(params, fused=True, **kw)
-    return cls(params, **kw)
+    return cls(params, foreach=speed.foreach, **kw)
 
 
 def _scheduler(
@@ -188,20 +183,23 @@ def train(
     on_epoch: Callable[[EpochStats], str | None] | None = None,
     progress: bool = False,
     epochs: int | None = None,
+    speed: Speed = DEFAULT_SPEED,
 ) -> History:
     """Train ``model`` in place on ``data.train``, validating on ``data.val`` after every epoch.
 
     ``epochs`` overrides ``hp.epochs``. The run stops early when the training loss is not finite
     (that epoch is recorded but not passed to ``on_epoch``) or when ``on_epoch`` returns a
     non-empty reason; ``History.stopped`` records why. Reproducible on CPU for a fixed ``seed`` and
-    model initialisation.
+    model initialisation; ``speed`` changes how fast, not what is computed.
     """
     n_epochs = hp.epochs if epochs is None else epochs
     if n_epochs < 1:
         raise ValueError(f"epochs must be >= 1, got {n_epochs}")
     device = data.device
     cuda = device.type == "cuda"
-    bf16, cl = _fast(device)
+    bf16, cl = _fast(device, speed)
+    if speed.keep_pages and device.type == "cpu":
+        keep_freed_pages()
     torch.manual_seed(seed)  # dropout and anything else drawing from the global generator
     g = torch.Generator(device=device)
     g.manual_seed(seed)  # shuffling and augmentation, on the data's device
@@ -209,8 +207,8 @@ def train(
     model.to(device)
     if cl:
         model.to(memory_format=torch.channels_last)
-    opt = _optimizer(model, hp, device)
-    fast = _compiled(model)  # shares model's parameters
+    opt = _optimizer(model, hp, device, speed)
+    fast = _compiled(model, speed)  # shares model's parameters
     steps_per_epoch = math.ceil(len(data.train) / hp.batch_size)
     sched = _scheduler(opt, hp, n_epochs * steps_per_epoch)
 
@@ -246,7 +244,7 @@ def train(
                 sched.step()
             loss_sum += loss.detach() * yb.shape[0]
         train_loss = loss_sum.item() / len(data.train)  # the epoch's one sync for training
-        val_acc, val_loss = evaluate(model, data.val)
+        val_acc, val_loss = evaluate(model, data.val, speed=speed)
         if cuda:
             torch.cuda.synchronize(device)
         stats = EpochStats(epoch, train_loss, val_loss, val_acc, time.perf_counter() - t0, lr)

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import torch
-from torch import nn
 
 from search.bench.speed import PLANS, bench_nets, same_work, trainer_rates
 from search.cli import main
-from search.training import train as trainer
 from search.training.data import MnistData, augment, batches, load_mnist, normalize
-from search.training.train import evaluate, train
 from space import count_params
 from space.recipe import TrainConfig
 
@@ -65,41 +61,6 @@ def test_trainer_rates(small: MnistData) -> None:
     plan = replace(PLANS[("cpu", True)], steps=2, reps=3)
     rates, first = trainer_rates(bench_nets()["d4959"], small, plan)
     assert len(rates) == 3 and all(r > 0 for r in rates) and first > 0
-
-
-def _net() -> nn.Module:
-    torch.manual_seed(0)  # BN but no dropout: memory format must not change the numbers
-    return nn.Sequential(nn.Conv2d(1, 6, 3), nn.BatchNorm2d(6), nn.ReLU(), nn.MaxPool2d(2),
-                         nn.Conv2d(6, 10, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten())
-
-
-def test_channels_last_trains_the_same(small: MnistData, monkeypatch: pytest.MonkeyPatch) -> None:
-    hp = TrainConfig(epochs=1, batch_size=100, rotate=7.0, translate=0.1)
-    monkeypatch.setattr(torch, "get_num_threads", lambda: 1)  # NHWC is used single-threaded
-    runs = {}
-    for cl in (False, True):
-        monkeypatch.setattr(trainer, "CHANNELS_LAST", cl)
-        model = _net()
-        runs[cl] = (train(model, hp, small, seed=3).epochs[0], model)
-    (a, ma), (b, mb) = runs[False], runs[True]
-    assert math.isclose(a.train_loss, b.train_loss, rel_tol=1e-4)
-    assert math.isclose(a.val_loss, b.val_loss, rel_tol=1e-3) and abs(a.val_acc - b.val_acc) < 0.01
-    for p, q in zip(ma.parameters(), mb.parameters(), strict=True):
-        assert torch.allclose(p, q, atol=1e-4)
-    assert evaluate(mb, small.val) == pytest.approx(evaluate(ma, small.val), rel=1e-3)
-
-
-def test_compile_failure_falls_back_to_eager(small: MnistData,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    class Broken(nn.Module):
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            raise RuntimeError("no C++ compiler")
-
-    monkeypatch.setattr(trainer, "COMPILE", True)
-    monkeypatch.setattr(torch, "compile", lambda model, **kw: Broken())
-    with pytest.warns(RuntimeWarning, match="torch.compile failed"):
-        h = train(_net(), TrainConfig(epochs=1, batch_size=128), small)
-    assert len(h.epochs) == 1 and math.isfinite(h.epochs[0].train_loss)
 
 
 def test_augment_keeps_labels_and_statistics(small: MnistData) -> None:
