@@ -1,0 +1,172 @@
+"""Trainer throughput across the search space: a fixed panel of nets x batch sizes.
+
+For every net of ``panel.json`` (references, warm-start shapes, narrow full-resolution nets, seeded
+random draws) and batch size, :func:`search.training.train` runs timed epochs over a chunk of
+training images and :func:`search.training.train.evaluate` over validation images, on one device
+with one ``Speed``. Reported per cell: training img/s, training GFLOP/s (6 FLOPs per analytic
+forward MAC per image: forward 2, backward 4), its share of the device's measured matmul peak,
+validation img/s, and the seconds a full epoch (50k train + 10k validation images) takes at those
+rates. With several speeds, :func:`compare` runs each in its own process, taking turns, so that a
+shared machine's load hits all alike; process-wide switches (the allocator) stay apart.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from search.training.data import MnistData, Split, load_mnist
+from search.training.speed import DEFAULT_SPEED, Speed
+from search.training.train import evaluate, train
+from space import NetConfig, build, count_macs, count_params
+from space.recipe import TrainConfig
+
+__all__ = ["PANEL_FILE", "SPEEDS", "PanelPlan", "compare", "load_panel", "matmul_peak",
+           "run_panel", "summarize"]
+
+PANEL_FILE = Path(__file__).with_name("panel.json")
+FULL_EPOCH = (50_000, 10_000)  # training and validation images of a default epoch
+# the recipe's knobs that cost time (augmentation, label smoothing); the rest is arithmetic
+RECIPE = TrainConfig(epochs=1, lr=0.05, rotate=7.0, translate=0.05, label_smoothing=0.05)
+SPEEDS: dict[str, Speed] = {
+    "default": DEFAULT_SPEED,
+    "plain": Speed.plain(),
+    "compile": replace(DEFAULT_SPEED, compile=True),
+    "nchw": replace(DEFAULT_SPEED, channels_last=False),
+    "eval1024": replace(DEFAULT_SPEED, eval_batch=1024),
+}
+
+
+@dataclass(frozen=True)
+class PanelPlan:
+    images: int  # training images per timed epoch
+    val: int  # validation images per timed evaluation
+    reps: int  # timed epochs per cell (after one untimed); the median is reported
+    batches: tuple[int, ...] = (32, 128, 256)
+    nets: tuple[str, ...] | None = None  # None: the whole panel
+
+
+PLANS = {
+    "full": PanelPlan(images=2048, val=2048, reps=2),
+    # the costly levers (torch.compile) on three shapes: narrow, warm start, reference
+    "levers": PanelPlan(images=2048, val=2048, reps=2, batches=(32, 128),
+                        nets=("narrow28@4.0k", "onepool@5.0k", "ref10224")),
+    "quick": PanelPlan(images=256, val=256, reps=1, batches=(32, 128),
+                       nets=("ref10224", "onepool@1.9k", "narrow28@4.0k")),
+}
+
+
+def load_panel(names: Sequence[str] | None = None) -> dict[str, NetConfig]:
+    nets = {k: NetConfig.from_dict(v) for k, v in json.loads(PANEL_FILE.read_text())["nets"].items()}
+    if names is None:
+        return nets
+    if unknown := [n for n in names if n not in nets]:
+        raise KeyError(f"not in the panel: {', '.join(unknown)}")
+    return {n: nets[n] for n in names}
+
+
+def matmul_peak(device: torch.device, n: int = 2048) -> float:
+    """GFLOP/s of an fp32 n x n matmul on ``device`` at torch's thread count (best of 3): the rate
+    its fastest kernels reach, the yardstick for the conv nets' share."""
+    a, b = (torch.randn(n, n, device=device) for _ in range(2))
+    best = float("inf")
+    for _ in range(4):  # the first is a warm-up
+        t0 = time.perf_counter()
+        (a @ b).sum().item()
+        best = min(best, time.perf_counter() - t0)
+    return 2 * n**3 / best / 1e9
+
+
+def _cell(net: NetConfig, bs: int, data: MnistData, plan: PanelPlan, speed: Speed) -> dict:
+    torch.manual_seed(0)
+    model = build(net)
+    chunk = MnistData(Split(data.train.x[: plan.images], data.train.y[: plan.images]),
+                      Split(data.val.x[:bs], data.val.y[:bs]), data.device)  # tiny in-train eval
+    h = train(model, replace(RECIPE, batch_size=bs), chunk, epochs=1 + plan.reps, speed=speed)
+    if len(h.epochs) != 1 + plan.reps:
+        raise RuntimeError(f"panel training stopped early: {h.stopped}")
+    train_s = statistics.median(e.seconds for e in h.epochs[1:])
+    val = Split(data.val.x[: plan.val], data.val.y[: plan.val])
+    evaluate(model, Split(val.x[:bs], val.y[:bs]), speed=speed)  # warm-up
+    t0 = time.perf_counter()
+    evaluate(model, val, speed=speed)
+    if data.device.type == "cuda":
+        torch.cuda.synchronize(data.device)
+    val_s = time.perf_counter() - t0
+    img_s, val_img_s = plan.images / train_s, plan.val / val_s
+    return {"train img/s": img_s, "val img/s": val_img_s,
+            "first epoch s": h.epochs[0].seconds - train_s,  # compile and warm-up beyond steady
+            "epoch s": FULL_EPOCH[0] / img_s + FULL_EPOCH[1] / val_img_s}
+
+
+def run_panel(data: MnistData, plan: PanelPlan, speed: Speed, *, label: str = "default",
+              say=lambda msg: None) -> pd.DataFrame:
+    """One row per (net, batch size); rates of ``speed`` on ``data``'s device."""
+    peak = matmul_peak(data.device)
+    rows = []
+    for name, net in load_panel(plan.nets).items():
+        macs = count_macs(net)
+        for bs in plan.batches:
+            say(f"bench speed [{label}]: {name}, batch {bs} ...")
+            c = _cell(net, bs, data, plan, speed)
+            gflops = 6 * macs * c["train img/s"] / 1e9
+            rows.append({"speed": label, "net": name, "params": count_params(net),
+                         "MACs/img": macs, "batch": bs, **c, "GFLOP/s": gflops,
+                         "% of peak": 100 * gflops / peak, "peak GFLOP/s": peak})
+    return pd.DataFrame(rows)
+
+
+def compare(speeds: Sequence[str], *, rounds: int, plan_name: str, data_dir: str | None,
+            device: str, say=lambda msg: None) -> pd.DataFrame:
+    """Every speed of ``speeds`` (names of SPEEDS) over the panel, each run in its own process,
+    in turn for ``rounds`` rounds (a, b, a, b, ...); all rows, with a ``round`` column."""
+    frames = []
+    with tempfile.TemporaryDirectory(prefix="nas-mnist-panel-") as tmp:
+        for r in range(rounds):
+            for s in speeds:
+                say(f"bench speed: round {r + 1} of {rounds}, speed {s} ...")
+                out = Path(tmp) / f"{s}-{r}.json"
+                cmd = [sys.executable, "-m", "search.bench.panel", s, plan_name, device,
+                       data_dir or "", str(out)]
+                subprocess.run(cmd, check=True)
+                frames.append(pd.read_json(out).assign(round=r))
+    return pd.concat(frames, ignore_index=True)
+
+
+def summarize(rows: pd.DataFrame, base: str | None = None) -> pd.DataFrame:
+    """Median (and min-max spread) per speed, net and batch; with ``base``, each speed's
+    training img/s over ``base``'s."""
+    g = rows.groupby(["speed", "net", "batch"], sort=False)
+    out = g.agg(params=("params", "first"), macs=("MACs/img", "first"),
+                img_s=("train img/s", "median"), lo=("train img/s", "min"),
+                hi=("train img/s", "max"), gflops=("GFLOP/s", "median"),
+                peak_pct=("% of peak", "median"), val_img_s=("val img/s", "median"),
+                epoch_s=("epoch s", "median"), first_s=("first epoch s", "median")).reset_index()
+    if base is not None:
+        ref = out[out["speed"] == base].set_index(["net", "batch"])["img_s"]
+        out["x base"] = [r.img_s / ref[(r.net, r.batch)] for r in out.itertuples()]
+    return out
+
+
+def _worker(argv: list[str]) -> None:
+    """One speed over the panel in this process: ``speed plan device data_dir out.json``."""
+    name, plan_name, device, data_dir, out = argv
+    torch.set_num_threads(torch.get_num_threads())  # the parent's OMP_NUM_THREADS, inherited
+    data = load_mnist(data_dir or None, device=device, download=False)
+    df = run_panel(data, PLANS[plan_name], SPEEDS[name], label=name,
+                   say=lambda m: print(m, file=sys.stderr, flush=True))
+    df.to_json(out)
+
+
+if __name__ == "__main__":
+    _worker(sys.argv[1:])
