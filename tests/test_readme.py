@@ -1,0 +1,178 @@
+"""README.md keeps its promises: every `nas-mnist` command in the ```bash blocks of README.md and
+docs/ parses with the real parser, the quick ones (RUN) run as written, the results table agrees
+with the committed study, and every relative link and #anchor of the docs resolves."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+DOCS = [README, *sorted((ROOT / "docs").glob("*.md")), ROOT / "studies" / "results" / "README.md"]
+STUDY = "full-b20000"  # the committed study README's results come from
+
+# README commands that are run, not only parsed: what each must print. Quick, or marked slow.
+RUN = {
+    "nas-mnist --version": "nas-mnist ",
+    "nas-mnist search --help": "--budget",
+}
+RUN_SLOW = {
+    f"nas-mnist pareto --study-dir studies/results --study {STUDY}":
+        f"Pareto front of study '{STUDY}' (12 trials)",
+}
+
+
+def bash_blocks(text: str) -> list[str]:
+    return re.findall(r"^```bash\n(.*?)^```", text, flags=re.M | re.S)
+
+
+def commands(path: Path) -> list[str]:
+    """Every `nas-mnist ...` command of the file's bash blocks, continuations joined, comments
+    and `&&`-chained neighbours dropped, as one normalised string."""
+    found = []
+    for block in bash_blocks(path.read_text()):
+        for line in block.replace("\\\n", " ").splitlines():
+            words = shlex.split(line, comments=True)
+            cmd: list[str] = []
+            for w in [*words, "&&"]:
+                if w in ("&&", ";", "||"):
+                    if cmd and cmd[0] == "nas-mnist":
+                        found.append(shlex.join(cmd))
+                    cmd = []
+                else:
+                    cmd.append(w)
+    return found
+
+
+def _all_commands() -> list[tuple[str, str]]:
+    return [(p.relative_to(ROOT).as_posix(), c) for p in DOCS for c in commands(p)]
+
+
+def test_readme_shows_the_commands_this_test_runs() -> None:
+    shown = set(commands(README))
+    assert {"nas-mnist search --budget 10000"} <= shown  # the quick start
+    missing = (set(RUN) | set(RUN_SLOW)) - shown
+    assert not missing, f"RUN names commands README no longer shows: {missing}"
+
+
+@pytest.mark.parametrize(("doc", "command"), _all_commands(), ids=lambda v: v)
+def test_command_parses(doc: str, command: str, capsys) -> None:
+    from search.cli import build_parser
+
+    argv = shlex.split(command)[1:]
+    try:
+        build_parser().parse_args(argv)
+    except SystemExit as e:  # argparse exits 0 after --help / --version, 2 on a usage error
+        asked = {"-h", "--help", "--version"} & set(argv)
+        if not (e.code == 0 and asked):
+            pytest.fail(f"{doc}: `{command}` does not parse: {capsys.readouterr().err.strip()}")
+
+
+def _run(command: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    argv = [sys.executable, "-m", "search.cli", *shlex.split(command)[1:]]  # = the console script
+    return subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize("command", sorted(RUN))
+def test_quick_command_runs(command: str, tmp_path: Path) -> None:
+    r = _run(command, tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert RUN[command] in r.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", sorted(RUN_SLOW))
+def test_command_on_the_committed_study_runs(command: str, tmp_path: Path) -> None:
+    """Run where a clone's studies/results would be, on a copy: pareto rewrites its outputs."""
+    src, dst = ROOT / "studies" / "results", tmp_path / "studies" / "results"
+    dst.mkdir(parents=True)
+    shutil.copyfile(src / f"{STUDY}.db", dst / f"{STUDY}.db")
+    shutil.copytree(src / STUDY, dst / STUDY)
+    r = _run(command, tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert RUN_SLOW[command] in r.stdout
+    assert (dst / STUDY / "pareto.csv").read_text() == (src / STUDY / "pareto.csv").read_text()
+
+
+def _results_rows() -> list[list[str]]:
+    text = README.read_text().split("## Results at a glance", 1)[1].split("\n## ", 1)[0]
+    rows = [[c.strip() for c in line.strip("|").split("|")]
+            for line in text.splitlines() if re.match(r"\| ref\d", line)]
+    assert len(rows) == 5, "the results table should have one row per reference"
+    return rows
+
+
+def test_results_table_agrees_with_the_committed_study() -> None:
+    import optuna
+
+    from space import count_params
+    from space.references import REFERENCES, REPORTED
+
+    study = optuna.load_study(study_name=STUDY,
+                              storage=f"sqlite:///{ROOT / 'studies' / 'results' / f'{STUDY}.db'}")
+    trials = {t.number: t for t in study.trials}
+    logs = ROOT / "studies" / "results" / STUDY / "references"
+    for name, params, published, reproduced, found, mean_sd, dominates in _results_rows():
+        size = int(params.replace(",", ""))
+        assert size == count_params(REFERENCES[name].net), name
+        assert float(published) == REPORTED[name], name
+        log = (logs / f"train-{name}.log").read_text()
+        assert re.search(rf"test accuracy:\s+{re.escape(reproduced)}%", log), name
+        m = re.fullmatch(r"trial (\d+), ([\d,]+) params", found)
+        assert m, found
+        t = trials[int(m[1])]
+        assert t.values[1] == int(m[2].replace(",", "")) <= size, name
+        mean, sd = (float(x) for x in mean_sd.split("±"))
+        a = t.user_attrs
+        assert (round(a["test_mean"], 2), round(a["test_sd"], 2)) == (mean, sd), name
+        assert dominates.strip("*").startswith("yes") == (mean > float(published)), name
+
+
+def test_readme_names_no_commit() -> None:
+    text = re.sub(r"\]\(studies/results/README\.md[^)]*\)", "]()", README.read_text())
+    hashes = re.findall(r"\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{7,40}\b", text)
+    assert not hashes, f"README names commits {hashes}: measurements and history go to docs/"
+
+
+def _slug(heading: str) -> str:
+    """GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def _anchors(path: Path) -> set[str]:
+    seen: dict[str, int] = {}
+    fenced = False
+    for line in path.read_text().splitlines():
+        if line.startswith("```"):
+            fenced = not fenced
+        elif not fenced and (m := re.match(r"#{1,6} (.+)", line)):
+            s = _slug(m[1])
+            n = seen.get(s, 0)
+            seen[s] = n + 1
+            if n:
+                seen[f"{s}-{n}"] = 1
+    return set(seen)
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_links_resolve(doc: Path) -> None:
+    broken = []
+    for target in re.findall(r"\]\(([^)\s]+)\)", doc.read_text()):
+        if re.match(r"[a-z]+:", target):
+            continue  # http(s), mailto: not checked offline
+        file, _, anchor = target.partition("#")
+        dest = (doc.parent / file).resolve() if file else doc
+        if not dest.exists():
+            broken.append(target)
+        elif anchor and dest.suffix == ".md" and anchor not in _anchors(dest):
+            broken.append(target)
+    assert not broken, f"{doc.name}: broken links {broken}"
