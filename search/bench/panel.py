@@ -31,8 +31,8 @@ from search.training.train import evaluate, train
 from space import NetConfig, build, count_macs, count_params
 from space.recipe import TrainConfig
 
-__all__ = ["PANEL_FILE", "SPEEDS", "PanelPlan", "compare", "load_panel", "matmul_peak",
-           "run_panel", "summarize"]
+__all__ = ["PANEL_FILE", "PLANS", "SPEEDS", "PanelPlan", "compare", "load_panel", "matmul_peak",
+           "profile_epoch", "run_panel", "summarize"]
 
 PANEL_FILE = Path(__file__).with_name("panel.json")
 FULL_EPOCH = (50_000, 10_000)  # training and validation images of a default epoch
@@ -67,7 +67,8 @@ PLANS = {
 
 
 def load_panel(names: Sequence[str] | None = None) -> dict[str, NetConfig]:
-    nets = {k: NetConfig.from_dict(v) for k, v in json.loads(PANEL_FILE.read_text())["nets"].items()}
+    stored = json.loads(PANEL_FILE.read_text())["nets"]
+    nets = {k: NetConfig.from_dict(v) for k, v in stored.items()}
     if names is None:
         return nets
     if unknown := [n for n in names if n not in nets]:
@@ -156,6 +157,21 @@ def summarize(rows: pd.DataFrame, base: str | None = None) -> pd.DataFrame:
         ref = out[out["speed"] == base].set_index(["net", "batch"])["img_s"]
         out["x base"] = [r.img_s / ref[(r.net, r.batch)] for r in out.itertuples()]
     return out
+
+
+def profile_epoch(name: str, bs: int, data: MnistData, plan: PanelPlan, speed: Speed,
+                  rows: int = 20) -> str:
+    """torch.profiler's table (self time, top ``rows`` ops) of one timed panel cell: where a
+    training epoch of ``name`` at batch ``bs`` and its validation go."""
+    from torch.profiler import ProfilerActivity, profile
+
+    net = load_panel([name])[name]
+    _cell(net, bs, data, replace(plan, reps=1), speed)  # warm-up: kernels chosen, pages mapped
+    acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if data.device.type == "cuda" else [])
+    with profile(activities=acts) as prof:
+        _cell(net, bs, data, replace(plan, reps=1), speed)
+    key = "self_cuda_time_total" if data.device.type == "cuda" else "self_cpu_time_total"
+    return prof.key_averages().table(sort_by=key, row_limit=rows)
 
 
 def _worker(argv: list[str]) -> None:
