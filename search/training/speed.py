@@ -11,7 +11,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -40,8 +40,14 @@ class Speed:
         return device.type == "cuda" or torch.get_num_threads() == 1
 
 
-# NAS_MNIST_COMPILE=1 (inherited by --jobs workers) turns torch.compile on.
-DEFAULT_SPEED = Speed(compile=os.environ.get("NAS_MNIST_COMPILE", "") == "1")
+def _from_env() -> Speed:
+    """NAS_MNIST_SPEED=plain turns the switches off, NAS_MNIST_COMPILE=1 turns torch.compile on;
+    environment variables, so that --jobs workers and pareto's retrains inherit them."""
+    base = Speed.plain() if os.environ.get("NAS_MNIST_SPEED", "") == "plain" else Speed()
+    return replace(base, compile=os.environ.get("NAS_MNIST_COMPILE", "") == "1")
+
+
+DEFAULT_SPEED = _from_env()
 
 _M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4  # mallopt parameters, glibc's malloc.h
 _kept = False
