@@ -1,8 +1,10 @@
 """nas-mnist's search: how candidate networks of ``space`` are found, trained and reported.
 
 One subpackage per layer. A module imports only from its own subpackage, from layers below it,
-from ``search.errors`` (the one-line ``UserError`` every layer raises) and from ``space``; never
-from a layer above (``tests/search/test_layers.py`` checks this on every module)::
+from the modules every layer shares and from ``space``; never from a layer above
+(``tests/search/test_layers.py`` checks this on every module). Shared by every layer, importing
+no layer and neither torch nor optuna: ``search.errors`` (the one-line ``UserError`` every layer
+raises) and ``search.config`` (``SearchConfig``: every default of a search)::
 
     cli        command line: parsing and one-line errors only, one module per command;
       |        a command imports no other command (shared parser pieces: cli.common)
@@ -19,3 +21,4 @@ from a layer above (``tests/search/test_layers.py`` checks this on every module)
 """
 
 LAYERS = ("cli", "bench", "loop", "results", ("training", "store"))  # top to bottom
+SHARED = ("errors", "config")  # modules of search/ itself, importable from every layer

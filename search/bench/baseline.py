@@ -22,8 +22,8 @@ from pathlib import Path
 import optuna
 from optuna.trial import FrozenTrial
 
+from search.config import SearchConfig
 from search.errors import UserError
-from search.loop.worker import SearchArgs
 
 __all__ = ["repo_root", "resolve_rev", "search_at", "search_flags", "worktree"]
 
@@ -68,7 +68,7 @@ def worktree(commit: str, repo: Path | None = None) -> Iterator[Path]:
             _git("worktree", "prune", cwd=repo)
 
 
-def search_flags(a: SearchArgs, jobs: int) -> list[str]:
+def search_flags(a: SearchConfig, jobs: int) -> list[str]:
     """``search`` flags for the bench's settings of one run (no sampler/pruner flags: the other
     revision keeps its own defaults)."""
     f = ["--budget", str(a.budget), "--n-trials", str(a.n_trials), "--timeout", str(a.timeout),
@@ -82,7 +82,7 @@ def search_flags(a: SearchArgs, jobs: int) -> list[str]:
     return f
 
 
-def search_at(tree: Path, a: SearchArgs, jobs: int) -> list[FrozenTrial]:
+def search_at(tree: Path, a: SearchConfig, jobs: int) -> list[FrozenTrial]:
     """Run the worktree's own ``search`` with the bench's settings; its study's trials."""
     # the tree first on the path also for its own worker processes, whatever their cwd: an
     # editable install of this checkout would otherwise win

@@ -2,7 +2,7 @@
 
 Two arms run on this machine for the same wall-clock budget, the same epochs and the same data:
 
-a. the default search -- :class:`~search.loop.worker.SearchArgs` as it is at run time (sampler,
+a. the default search -- :class:`~search.loop.worker.SearchConfig` as it is at run time (sampler,
    pruner, warm starts), nothing overridden but the bench's own settings below;
 b. plain random search without pruning or warm starts (what a Ray Tune / NNI user gets by default);
    or, with ``against=REV``, the default search of git revision REV, run from a temporary worktree
@@ -40,9 +40,10 @@ from optuna.trial import FrozenTrial, TrialState
 
 from search.bench import baseline
 from search.bench.sampler_bench import hypervolume
+from search.config import SearchConfig
 from search.errors import UserError
 from search.loop.jobs import run_jobs
-from search.loop.worker import SearchArgs, run_search
+from search.loop.worker import run_search
 from search.training.data import MnistData, load_mnist
 from search.training.device import cpu_cores, resolve_device
 
@@ -64,10 +65,10 @@ class FrontPlan:
     first_seed: int = 0  # the runs are seeds first_seed, first_seed + 1, ...
     minutes: float = 12.0
     epochs: int = 8
-    budget: int = 10_000
+    budget: int = SearchConfig.budget
     jobs: int = 2  # worker processes per run; 1 runs in this process (MNIST read once)
     train_subset: int | None = None  # None: all 50k training images
-    val_size: int = 10_000
+    val_size: int = SearchConfig.val_size
     ref_acc: float = 90.0  # % : hypervolume reference accuracy, as sampler_bench's
 
 
@@ -161,14 +162,14 @@ def summarize(runs: pd.DataFrame, curves: pd.DataFrame, arms: dict[str, str] | N
 
 
 def arm_args(arm: str, seed: int, plan: FrontPlan, out: Path, *, data_dir: str | None = None,
-             device: str = "auto") -> SearchArgs:
+             device: str = "auto") -> SearchConfig:
     """The search of one arm and seed; arm a keeps every search default the bench does not set."""
-    a = SearchArgs(budget=plan.budget, n_trials=N_TRIALS, timeout=plan.minutes * 60,
+    a = SearchConfig(budget=plan.budget, n_trials=N_TRIALS, timeout=plan.minutes * 60,
                    epochs=plan.epochs, study_name=f"{arm}-s{seed}", study_dir=out,
                    data_dir=data_dir, device=device, seed=seed, val_size=plan.val_size,
                    train_subset=plan.train_subset, quiet=True)
     if arm == "b":
-        return replace(a, sampler="random", prune=False, references=False)
+        return replace(a, sampler="random", prune=False, warm_start=False, references=False)
     if arm != "a":
         raise ValueError(f"unknown arm {arm!r}; known: {', '.join(ARMS)}")
     return a
@@ -180,7 +181,7 @@ def _data(data_dir: str | None, val_size: int, subset: int | None, device: str) 
     return load_mnist(data_dir, device=device, val_size=val_size, subset=subset)
 
 
-def _search(a: SearchArgs, jobs: int) -> list[FrozenTrial]:
+def _search(a: SearchConfig, jobs: int) -> list[FrozenTrial]:
     # the searches' own lines (one per trial, the front) go to stderr: stdout keeps the tables
     with contextlib.redirect_stdout(sys.stderr):
         if jobs == 1:

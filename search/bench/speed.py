@@ -33,8 +33,8 @@ import torch
 from optuna.trial import TrialState
 
 from search.bench.notebook_loop import BATCH, Loop, notebook_reps
+from search.config import SearchConfig
 from search.loop.jobs import run_jobs
-from search.loop.worker import SearchArgs
 from search.training import train as trainer
 from search.training.data import DEFAULT_ROOT, MnistData, Split, load_mnist
 from search.training.device import resolve_device
@@ -186,10 +186,9 @@ def search_row(root: Path, device: torch.device, plan: Plan, jobs: int, storage:
     name = f"bench-j{jobs}"
     url = (f"sqlite:///{workdir / name}.db" if storage == "sqlite"
            else f"journal:///{(workdir / name).resolve()}.log")
-    a = SearchArgs(budget=10_000, n_trials=plan.trials, epochs=plan.epochs, study_name=name,
-                   storage=url, study_dir=workdir, data_dir=str(root), device=str(device),
-                   seed=0, val_size=plan.val, train_subset=plan.subset, references=True,
-                   prune=False, quiet=True)
+    a = SearchConfig(n_trials=plan.trials, epochs=plan.epochs, study_name=name, storage=url,
+                     study_dir=workdir, data_dir=str(root), device=str(device), seed=0,
+                     val_size=plan.val, train_subset=plan.subset, prune=False, quiet=True)
     _say(f"bench: search, {plan.trials} trials with {jobs} concurrent worker(s) ...")
     run = run_jobs(a, jobs, [str(device)] * jobs, echo=False)
     done = run.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
@@ -276,8 +275,8 @@ def format_result(res: BenchResult) -> str:
         parts += ["", "training throughput (median img/s, batch 128, same net and device):",
                   res.train.to_string(index=False)]
     if res.search is not None:
-        parts += ["", "search throughput (budget 10000, no pruning; speed-up in cand-epochs/h;"
-                  " memory = peak per worker process, one trial at a time):",
+        parts += ["", f"search throughput (budget {SearchConfig.budget}, no pruning; speed-up in "
+                  "cand-epochs/h; memory = peak per worker process, one trial at a time):",
                   res.search.to_string(index=False)]
     if res.goals:
         parts += ["", *res.goals]

@@ -7,8 +7,10 @@ import sys
 from pathlib import Path
 from typing import NoReturn
 
-__all__ = ["DATA_HELP", "DEFAULT_RESEED", "PROG", "OneLineParser", "add_evaluate_args",
-           "add_study_args", "non_negative_int", "positive_int"]
+from search.config import SearchConfig
+
+__all__ = ["DATA_HELP", "DEFAULT_RESEED", "PROG", "OneLineParser", "add_device_arg",
+           "add_evaluate_args", "add_study_args", "non_negative_int", "positive_int"]
 
 PROG = "nas-mnist"
 DEFAULT_RESEED = 3  # fresh-seed retrains per front member when --reseed is not given
@@ -39,10 +41,16 @@ def add_study_args(p: argparse.ArgumentParser, *, name_required: bool,
     """--study/--study-name, --study-dir and --storage, shared by every study command."""
     p.add_argument("--study", "--study-name", dest="study_name", required=name_required,
                    help=name_help)
-    p.add_argument("--study-dir", type=Path, default=Path("studies"),
-                   help="folder of SQLite studies and their outputs (default: studies)")
+    p.add_argument("--study-dir", type=Path, default=SearchConfig.study_dir,
+                   help=f"folder of SQLite studies and their outputs "
+                   f"(default: {SearchConfig.study_dir})")
     p.add_argument("--storage", help="Optuna storage URL, e.g. postgresql://user@host/db "
                    "(default: sqlite:///<study-dir>/<study>.db)")
+
+
+def add_device_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", default=SearchConfig.device,
+                   help=f"auto, cpu, cuda or cuda:N (default {SearchConfig.device})")
 
 
 def add_evaluate_args(p: argparse.ArgumentParser) -> None:

@@ -38,18 +38,12 @@ import optuna
 import torch
 from tqdm.auto import tqdm
 
+from search.config import SearchConfig
 from search.errors import UserError
 from search.loop.interrupt import Terminated, exit_status
 from search.loop.summary import announce, finish
-from search.loop.worker import (
-    SearchArgs,
-    load_data,
-    n_finished,
-    prepare_study,
-    validate,
-    work,
-)
-from search.store.study import redact
+from search.loop.worker import load_data, prepare_study, validate, work
+from search.store.study import StudyPaths, n_finished, redact
 from search.training.device import cpu_cores, resolve_device
 
 __all__ = ["JobsRun", "WorkerError", "WorkerStats", "default_jobs", "parse_devices",
@@ -103,7 +97,7 @@ def default_jobs(device: str) -> int:
 
 
 def run_jobs(
-    a: SearchArgs, jobs: int, devices: Sequence[str] | None = None, *, echo: bool = True
+    a: SearchConfig, jobs: int, devices: Sequence[str] | None = None, *, echo: bool = True
 ) -> JobsRun:
     """Run study ``a`` with ``jobs`` worker processes spread round-robin over ``devices``
     (default: ``a.device``). Writes and (when ``echo``) prints the Pareto front like
@@ -131,7 +125,7 @@ def run_jobs(
     else:  # bench's runs: the files without the printout
         from search.results.outputs import save_front
 
-        save_front(study, a.paths, a.budget)
+        save_front(study, StudyPaths(a.study_root), a.budget)
     failed = [w for w in stats if w.returncode != 0]
     if failed:
         w = failed[0]
@@ -141,7 +135,7 @@ def run_jobs(
     return JobsRun(study, stats, seconds)
 
 
-def _supervise(a: SearchArgs, study: optuna.Study, url: str, plan: list[str], threads: int,
+def _supervise(a: SearchConfig, study: optuna.Study, url: str, plan: list[str], threads: int,
                tmp: Path, echo: bool) -> list[WorkerStats]:
     stats = [WorkerStats(i, dev) for i, dev in enumerate(plan)]
     bar = tqdm(total=a.n_trials, initial=min(n_finished(study), a.n_trials), unit="trial",
@@ -190,9 +184,8 @@ def _interrupt(signum: int, frame: object) -> None:
     raise Terminated
 
 
-def _start(a: SearchArgs, url: str, w: WorkerStats, threads: int, tmp: Path) -> subprocess.Popen:
-    wa = dataclasses.replace(a, device=w.device, storage=url, quiet=True)
-    spec = {k: str(v) if isinstance(v, Path) else v for k, v in dataclasses.asdict(wa).items()}
+def _start(a: SearchConfig, url: str, w: WorkerStats, threads: int, tmp: Path) -> subprocess.Popen:
+    spec = dataclasses.replace(a, device=w.device, storage=url, quiet=True).to_json()
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     env.setdefault("OMP_NUM_THREADS", str(threads))  # the user's explicit setting wins
     cmd = [sys.executable, "-m", "search.loop.jobs", "--stats", str(tmp / f"w{w.index}.json"),
@@ -239,7 +232,7 @@ def _load_stats(w: WorkerStats, path: Path) -> None:
 # ---- worker side ---------------------------------------------------------------------------
 
 
-def _work(a: SearchArgs) -> torch.device:
+def _work(a: SearchConfig) -> torch.device:
     """One worker: run_search() minus the front, which the parent writes once at the end."""
     device = validate(a)
     data = load_data(a, device)
@@ -253,10 +246,9 @@ def _worker_main(argv: list[str]) -> int:
 
     ap = argparse.ArgumentParser(prog="nas-mnist search worker")
     ap.add_argument("--stats", type=Path, required=True)
-    ap.add_argument("spec", help="SearchArgs as JSON")
+    ap.add_argument("spec", help="SearchConfig as JSON")
     ns = ap.parse_args(argv)
-    spec = json.loads(ns.spec)
-    a = SearchArgs(**{**spec, "study_dir": Path(spec["study_dir"])})
+    a = SearchConfig.from_json(json.loads(ns.spec))
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     rc, device = 0, torch.device("cpu")
     try:

@@ -27,14 +27,9 @@ import optuna
 from optuna.artifacts import FileSystemArtifactStore
 from optuna.artifacts.exceptions import ArtifactNotFound
 
+from search.config import default_storage
 from search.errors import UserError
-from search.store.study import (
-    StudyPaths,
-    check_study_name,
-    default_storage,
-    load_study,
-    open_storage,
-)
+from search.store.study import StudyPaths, check_study_name, load_study, open_storage
 
 __all__ = ["METRIC_NAMES", "StudyFolders", "resolve_storage", "serve"]
 

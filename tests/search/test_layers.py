@@ -34,9 +34,22 @@ def _layer(module: str) -> str | None:
 
 
 def test_every_module_belongs_to_a_layer() -> None:
-    loose = [p.name for p in ROOT.glob("*.py") if p.stem not in ("__init__", "errors")]
+    loose = [p.name for p in ROOT.glob("*.py") if p.stem not in ("__init__", *search.SHARED)]
     assert not loose, f"modules outside the layer packages: {loose}"
     assert {p.name for p in ROOT.iterdir() if (p / "__init__.py").is_file()} == set(_rank())
+
+
+def test_shared_modules_import_no_layer_and_neither_torch_nor_optuna() -> None:
+    shared = {f"search.{m}" for m in search.SHARED}
+    for name in search.SHARED:
+        path = ROOT / f"{name}.py"
+        assert path.is_file(), name
+        bad = [m for m in _imports(path) if not any(m.startswith(s) for s in shared)]
+        assert not bad, f"{name}.py imports {bad}"
+        tree = ast.parse(path.read_text())
+        mods = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+        mods += [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+        assert not [m for m in mods if m.split(".")[0] in ("torch", "optuna", "space")], name
 
 
 def test_imports_go_down_only() -> None:

@@ -23,7 +23,7 @@ from search.bench.front import (
     time_to_reach,
 )
 from search.cli import main
-from search.loop.worker import SearchArgs
+from search.config import SearchConfig
 
 T0 = dt.datetime(2026, 1, 1, 12, 0)
 
@@ -107,11 +107,12 @@ def test_summary_gives_the_time_arm_a_needs_for_arm_bs_final_mean() -> None:
 
 
 def test_arm_a_keeps_the_search_defaults_and_arm_b_is_plain_random(tmp_path: Path) -> None:
-    d = SearchArgs()
+    d = SearchConfig()
     a = arm_args("a", 3, QUICK, tmp_path)
     b = arm_args("b", 3, QUICK, tmp_path)
-    assert (a.sampler, a.prune, a.references) == (d.sampler, d.prune, d.references)
-    assert (b.sampler, b.prune, b.references) == ("random", False, False)
+    keep = ("sampler", "prune", "warm_start", "references", "warm_plan", "startup_trials")
+    assert [getattr(a, k) for k in keep] == [getattr(d, k) for k in keep]
+    assert (b.sampler, b.prune, b.warm_start, b.references) == ("random", False, False, False)
     for x in (a, b):
         assert (x.seed, x.epochs, x.budget, x.timeout) == (3, QUICK.epochs, QUICK.budget,
                                                            QUICK.minutes * 60)
@@ -125,7 +126,7 @@ def test_first_seed_runs_the_seeds_from_there(monkeypatch: pytest.MonkeyPatch,
 
     ran = []
 
-    def fake_search(a: SearchArgs, jobs: int) -> list[optuna.trial.FrozenTrial]:
+    def fake_search(a: SearchConfig, jobs: int) -> list[optuna.trial.FrozenTrial]:
         ran.append((a.study_name, a.seed))  # no training: one made-up trial per run
         return _study(_trial(0, 1, 95.0 + a.seed, 1000))
 
@@ -198,7 +199,7 @@ def test_against_flags_are_ones_todays_search_parses(tmp_path: Path) -> None:
         "b-s2", tmp_path.resolve(), a.val_size, a.train_subset, "cpu", True)
     assert ns.data_dir == str((tmp_path / "mnist").resolve())
     # the other revision keeps its own sampler, pruner and warm starts
-    assert (ns.sampler, ns.prune, ns.references) == ("tpe", True, True)
+    assert (ns.sampler, ns.prune, ns.warm_start, ns.references) == ("tpe", True, True, True)
 
 
 def test_against_an_unknown_revision_is_one_line(tmp_path: Path,
