@@ -52,7 +52,7 @@ def tiny_data(mnist_root: Path):
 def finished_study(tmp_path_factory: pytest.TempPathFactory, mnist_root: Path, tiny_data):
     """A small finished SQLite study: (study_dir, study_name). Treat as read-only; copy to edit."""
     from search.config import SearchConfig
-    from search.loop.worker import run_search
+    from search.loop.run import run_search
 
     study_dir = tmp_path_factory.mktemp("studies")
     args = SearchConfig(

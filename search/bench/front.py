@@ -2,11 +2,11 @@
 
 Two arms run on this machine for the same wall-clock budget, the same epochs and the same data:
 
-a. the default search -- :class:`~search.loop.worker.SearchConfig` as it is at run time (sampler,
+a. the default search -- :class:`~search.loop.run.SearchConfig` as it is at run time (sampler,
    pruner, warm starts), nothing overridden but the bench's own settings below;
 b. plain random search without pruning or warm starts (what a Ray Tune / NNI user gets by default);
    or, with ``against=REV``, the default search of git revision REV, run from a temporary worktree
-   with that revision's own code (search.bench.baseline), to measure a change against what it
+   with that revision's own code (search.bench.against), to measure a change against what it
    replaced.
 
 Runs are interleaved (a seed 0, b seed 0, a seed 1, ...), so that a shared machine's changing load
@@ -38,12 +38,12 @@ from pathlib import Path
 import pandas as pd
 from optuna.trial import FrozenTrial, TrialState
 
-from search.bench import baseline
+from search.bench.against import resolve_rev, search_at, worktree
 from search.bench.sampler_bench import hypervolume
 from search.config import SearchConfig
 from search.errors import UserError
 from search.loop.jobs import run_jobs
-from search.loop.worker import run_search
+from search.loop.run import run_search
 from search.training.data import MnistData, load_mnist
 from search.training.device import cpu_cores, resolve_device
 
@@ -197,7 +197,7 @@ def run_front(plan: FrontPlan, out: Path, *, data_dir: str | None = None,
     """Run both arms for every seed, interleaved; write curves and runs (CSV) and the PNG.
     ``against``: a git revision whose default search is arm b instead of random search."""
     out = Path(out)
-    commit = baseline.resolve_rev(against) if against else None  # refused before any write
+    commit = resolve_rev(against) if against else None  # refused before any write
     if out.exists() and any(out.glob("*.db")):
         raise UserError(f"{out} already holds studies; pass a new --out folder")
     arms = dict(ARMS)
@@ -206,13 +206,13 @@ def run_front(plan: FrontPlan, out: Path, *, data_dir: str | None = None,
         arms["b"] = f"default search of {rev}"
     out.mkdir(parents=True, exist_ok=True)
     curves, runs = [], []
-    with (baseline.worktree(commit) if commit else contextlib.nullcontext()) as tree:
+    with (worktree(commit) if commit else contextlib.nullcontext()) as tree:
         for seed in range(plan.first_seed, plan.first_seed + plan.seeds):
             for arm in arms:
                 a = arm_args(arm, seed, plan, out, data_dir=data_dir, device=device)
                 print(f"bench --front: arm {arm} ({arms[arm]}), seed {seed}: "
                       f"{_duration(plan.minutes)} ...", file=sys.stderr, flush=True)
-                trials = (baseline.search_at(tree, a, plan.jobs) if arm == "b" and tree
+                trials = (search_at(tree, a, plan.jobs) if arm == "b" and tree
                           else _search(a, plan.jobs))
                 curve = hv_curve(trials, plan.budget, plan.ref_acc)
                 runs.append({"arm": arm, "seed": seed, **run_stats(trials, curve, plan)})

@@ -83,7 +83,7 @@ def _run(args: argparse.Namespace) -> int:
 def _search(a: SearchConfig, args: argparse.Namespace) -> optuna.Study:
     """One process (run_search), or --jobs/--devices worker processes (search.loop.jobs)."""
     from search.loop.jobs import default_jobs, parse_devices, run_jobs
-    from search.loop.worker import run_search
+    from search.loop.run import run_search
 
     if args.devices and args.device != SearchConfig.device:
         raise UserError("use --device or --devices, not both")

@@ -1,18 +1,16 @@
 """`nas-mnist search --jobs N`: N worker processes sharing one study, on one or more devices.
 
-The parent runs :func:`~search.loop.worker.prepare_study` once (validation, a first read of the
-data that
-also unpacks it before any worker reads it, the study with its reference trials), then starts N
-copies of this module. Each worker loads MNIST onto its own device and runs
-:func:`~search.loop.worker.work` against the shared storage: Optuna hands out trial numbers, the
-sampler
-seeds its draws per trial (so workers sharing ``--seed`` draw different nets), and run.py's surplus
-check stops the workers at exactly ``--n-trials`` finished trials. Workers log one line per
-trial, which the parent relays with the worker's index under a single progress bar polled from the
-storage. Ctrl-C (or SIGTERM) in the parent is forwarded to the workers as SIGINT (each marks its
-running trial FAIL and exits) and the parent waits for them. Processes, not threads: each trial
-needs its own global RNG, autocast state and CUDA context, and the GIL would serialise the
-Python-side kernel launches that bound tiny nets.
+The parent runs :func:`~search.loop.run.prepare_study` once (validation, a first read of the data
+that also unpacks it before any worker reads it, the study with its queued first trials), then
+starts N copies of this module. Each worker loads MNIST onto its own device and runs
+:func:`~search.loop.run.work` against the shared storage: Optuna hands out trial numbers, the
+sampler seeds its draws per trial (so workers sharing ``--seed`` draw different nets), and the
+objective's surplus check stops the workers at exactly ``--n-trials`` finished trials. Workers log
+one line per trial, which the parent relays with the worker's index under a single progress bar
+polled from the storage. Ctrl-C (or SIGTERM) in the parent is forwarded to the workers as SIGINT
+(each marks its running trial FAIL and exits) and the parent waits for them. Processes, not
+threads: each trial needs its own global RNG, autocast state and CUDA context, and the GIL would
+serialise the Python-side kernel launches that bound tiny nets.
 """
 
 from __future__ import annotations
@@ -41,8 +39,8 @@ from tqdm.auto import tqdm
 from search.config import SearchConfig
 from search.errors import UserError
 from search.loop.interrupt import Terminated, exit_status
+from search.loop.run import load_data, prepare_study, validate, work
 from search.loop.summary import announce, finish
-from search.loop.worker import load_data, prepare_study, validate, work
 from search.store.study import StudyPaths, n_finished, redact
 from search.training.device import cpu_cores, resolve_device
 
@@ -101,7 +99,7 @@ def run_jobs(
 ) -> JobsRun:
     """Run study ``a`` with ``jobs`` worker processes spread round-robin over ``devices``
     (default: ``a.device``). Writes and (when ``echo``) prints the Pareto front like
-    :func:`~search.loop.worker.run_search`; raises :class:`WorkerError` if any worker failed."""
+    :func:`~search.loop.run.run_search`; raises :class:`WorkerError` if any worker failed."""
     if jobs < 1:
         raise UserError(f"--jobs must be >= 1, got {jobs}")
     devs = [str(resolve_device(d)) for d in (devices or [a.device])]

@@ -75,6 +75,31 @@ def test_no_command_imports_another_command() -> None:
     assert not bad, "\n".join(bad)
 
 
+def _module(path: Path) -> str:
+    parts = ("search", *path.relative_to(ROOT).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def test_no_import_circles() -> None:
+    # within a layer imports may go either way; a circle (even through TYPE_CHECKING or a lazy
+    # import) means two modules that are one, or a piece in the wrong one
+    graph = {_module(p): set(_imports(p)) for p in ROOT.rglob("*.py")}
+    graph = {m: {d for d in deps if d in graph and d != m and not m.startswith(d + ".")}
+             for m, deps in graph.items()}
+    done: set[str] = set()
+
+    def visit(m: str, path: list[str]) -> None:
+        if m in path:
+            raise AssertionError("import circle: " + " -> ".join(path[path.index(m):] + [m]))
+        if m not in done:
+            for d in sorted(graph[m]):
+                visit(d, [*path, m])
+            done.add(m)
+
+    for m in sorted(graph):
+        visit(m, [])
+
+
 def test_space_never_imports_search_or_optuna() -> None:
     space = ROOT.parent / "space"
     for path in space.rglob("*.py"):

@@ -186,7 +186,7 @@ def test_front_quick_end_to_end(mnist_root: Path, tmp_path: Path,
 def test_against_flags_are_ones_todays_search_parses(tmp_path: Path) -> None:
     import argparse
 
-    from search.bench.baseline import search_flags
+    from search.bench.against import search_flags
     from search.cli import search as search_cmd
 
     a = arm_args("b", 2, QUICK, tmp_path, data_dir=str(tmp_path / "mnist"), device="cpu")
@@ -214,7 +214,7 @@ def test_against_an_unknown_revision_is_one_line(tmp_path: Path,
 
 def test_front_against_a_revision_runs_its_own_code(mnist_root: Path, tmp_path: Path,
                                                     capsys: pytest.CaptureFixture) -> None:
-    from search.bench.baseline import repo_root, resolve_rev
+    from search.bench.against import repo_root, resolve_rev
 
     if not (repo_root() / ".git").exists():
         pytest.skip("not a git checkout: --against needs one")

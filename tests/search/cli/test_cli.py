@@ -114,7 +114,7 @@ def test_epoch_bar_names_the_trial_and_shows_percent(capsys):
 
 def test_bar_mode_prints_a_line_per_trial_and_the_final_bar_once(tmp_path, mnist_root, tiny_data,
                                                                   capsys):
-    from search.loop.worker import prepare_study, work
+    from search.loop.run import prepare_study, work
 
     a = SearchConfig(budget=2000, n_trials=2, epochs=1, study_name="bars", study_dir=tmp_path,
                      data_dir=str(mnist_root), device="cpu", val_size=500, train_subset=1000,

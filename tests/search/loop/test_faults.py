@@ -16,7 +16,7 @@ from optuna.trial import TrialState
 import search.loop.objective as objective
 from search.config import SearchConfig
 from search.errors import UserError
-from search.loop.worker import prepare_study, run_search, work
+from search.loop.run import prepare_study, run_search, work
 from space import REFERENCES, sample
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)

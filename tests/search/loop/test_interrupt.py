@@ -15,7 +15,7 @@ from optuna.trial import TrialState
 from search.config import SearchConfig
 from search.loop.interrupt import Terminated, _defer, exit_status, interruptible, safe_interrupts
 from search.loop.objective import INTERRUPTED
-from search.loop.worker import prepare_study, work
+from search.loop.run import prepare_study, work
 
 
 def _frame_in(module: str, inner=None):

@@ -14,7 +14,7 @@ from optuna.trial import TrialState
 
 from search.cli import build_parser
 from search.config import SearchConfig
-from search.loop.worker import queue_references, queue_warm_starts, run_search
+from search.loop.run import queue_references, queue_warm_starts, run_search
 from search.results.pareto import front_table
 from space import REFERENCES, Candidate, count_params, smallest_budget, warm_starts
 

@@ -14,7 +14,7 @@ from optuna.trial import TrialState
 import search.results.evaluate
 from search.cli import main
 from search.config import SearchConfig
-from search.loop.worker import run_search
+from search.loop.run import run_search
 from search.store.study import n_finished
 from search.training import data
 from search.training.data import Split

@@ -22,7 +22,7 @@ from optuna.trial import TrialState
 
 from search.config import SearchConfig
 from search.loop.objective import SURPLUS
-from search.loop.worker import prepare_study, work
+from search.loop.run import prepare_study, work
 from search.store.study import redact, sqlalchemy_url
 from space import sample
 from space.warmstart import warm_starts

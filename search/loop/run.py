@@ -6,7 +6,8 @@ worker that finds the remaining trials running elsewhere waits for them (taking 
 worker dies) instead of starting extra ones.
 
 ``prepare_study`` validates everything and opens/creates the study (nothing is written before
-validation passes); ``work`` is one worker's loop; ``run_search`` is both plus the front.
+validation passes; a new study gets its warm starts and references queued); ``work`` is one
+worker's loop; ``run_search`` is both plus the front. Worker processes of ``--jobs``: loop.jobs.
 """
 
 from __future__ import annotations
