@@ -8,11 +8,11 @@ raises) and ``search.config`` (``SearchConfig``: every default of a search)::
 
     cli        command line: parsing and one-line errors only, one module per command;
       |        a command imports no other command (shared parser pieces: cli.common)
-    bench      benchmarks: trainer/notebook throughput, sampler comparison, anytime front
+    bench      benchmarks: throughput, anytime front quality, warm-start shapes, first epochs
       |
     loop       the trial loop: objective, pruner, one worker's loop, --jobs, Ctrl-C handling
       |
-    results    front, picture, report, test-set evaluation, export, dashboard
+    results    front, its hypervolume, picture, report, test-set evaluation, export, dashboard
       |
     training   device-resident MNIST, the Optuna-free trainer, device choice
     store      Optuna storages: URLs, heartbeats, init lock, writes to finished trials

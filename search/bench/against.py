@@ -1,4 +1,4 @@
-"""Arm b of `nas-mnist bench --front --against REV`: the default search of another git revision.
+"""Arm b of `nas-mnist bench front --against REV`: the default search of another git revision.
 
 The revision's own code runs, not today's with old settings: a temporary ``git worktree`` of REV
 is checked out beside the repository, and its ``python -m search.cli search`` runs there with the
@@ -90,7 +90,7 @@ def search_at(tree: Path, a: SearchConfig, jobs: int) -> list[FrozenTrial]:
         [str(tree), *filter(None, [os.environ.get("PYTHONPATH")])])}
     env.pop("NAS_MNIST_JOBS", None)  # `--jobs` is given; an inherited override would win
     cmd = [sys.executable, "-m", "search.cli", "search", *search_flags(a, jobs)]
-    print(f"bench --front: in {tree}: {shlex.join(cmd[1:])}", file=sys.stderr, flush=True)
+    print(f"bench front: in {tree}: {shlex.join(cmd[1:])}", file=sys.stderr, flush=True)
     # its output goes to stderr, like the in-process arms': stdout keeps the bench's tables;
     # relayed line by line, as sys.stderr need not be a real file (pytest's capture is not)
     with subprocess.Popen(cmd, cwd=tree, env=env, stdout=subprocess.PIPE,

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from search.config import SearchConfig
 
@@ -19,7 +20,26 @@ DATA_HELP = ("MNIST root holding MNIST/raw/*.gz "
 
 
 class OneLineParser(argparse.ArgumentParser):
-    """argparse, but a usage error is a single line (no usage dump)."""
+    """argparse, but a usage error is a single line (no usage dump).
+
+    ``moved(args)``, if given, sees this parser's arguments first and names the new form of a
+    command line that no longer parses (a one-line error, before argparse's own).
+    """
+
+    def __init__(self, *a: Any, moved: Callable[[list[str]], str | None] | None = None,
+                 **kw: Any) -> None:
+        super().__init__(*a, **kw)
+        self.moved = moved
+
+    def parse_known_args(self, args: Sequence[str] | None = None,
+                         namespace: argparse.Namespace | None = None
+                         ) -> tuple[argparse.Namespace, list[str]]:
+        if self.moved is not None:
+            msg = self.moved(list(sys.argv[1:] if args is None else args))
+            if msg is not None:
+                print(f"{PROG}: error: {msg}", file=sys.stderr)
+                raise SystemExit(2)
+        return super().parse_known_args(args, namespace)
 
     def error(self, message: str) -> NoReturn:
         print(f"{self.prog}: error: {message}", file=sys.stderr)

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import os
-
-import torch
+from typing import TYPE_CHECKING
 
 from search.errors import UserError
 
+if TYPE_CHECKING:
+    import torch
+
 __all__ = ["cpu_cores", "resolve_device"]
 
+
 def resolve_device(name: str) -> torch.device:
+    import torch  # here, not above: cpu_cores sizes the bench plans that `--help` shows
+
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:

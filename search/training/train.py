@@ -35,7 +35,7 @@ __all__ = [
     "train",
 ]
 
-# Speed switches, module-level so a benchmark can toggle them (`nas-mnist bench` measures them).
+# Speed switches, module-level so a benchmark can toggle them (`nas-mnist bench speed` times them).
 USE_BF16 = True  # CUDA only: autocast forward passes to bfloat16 (CPU stays fp32: no bf16 units)
 CHANNELS_LAST = True  # NHWC memory format for model and inputs (on CPU only with one thread)
 # torch.compile the training step (full batches; evaluation stays eager). Off by default: on a

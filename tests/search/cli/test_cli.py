@@ -21,7 +21,9 @@ from search.loop.summary import chance_warning
 def test_help_imports_neither_torch_nor_optuna():
     # `nas-mnist --help` took 4-5 s when both were imported up front; now a fraction of a second
     code = ("import sys\nimport search.config\nfrom search.cli import build_parser\n"
-            "for c in ([], ['search'], ['train'], ['pareto'], ['export'], ['bench']):\n"
+            "from search.cli.bench import SUBCOMMANDS\n"
+            "for c in ([], ['search'], ['train'], ['pareto'], ['export'], ['bench'],\n"
+            "          *[['bench', s] for s in SUBCOMMANDS]):\n"
             "    try:\n        build_parser().parse_args([*c, '--help'])\n"
             "    except SystemExit:\n        pass\n"
             "print(sorted(m for m in ('torch', 'optuna', 'space') if m in sys.modules), "
@@ -30,7 +32,7 @@ def test_help_imports_neither_torch_nor_optuna():
     assert out.stderr.strip() == "[]", out.stderr
 
 
-@pytest.mark.parametrize("command", [[], ["search"], ["train"], ["pareto"], ["export"]])
+@pytest.mark.parametrize("command", [[], ["search"], ["train"], ["pareto"], ["export"], ["bench"]])
 def test_every_help_prints_without_error(command, capsys):
     with pytest.raises(SystemExit) as e:
         build_parser().parse_args([*command, "--help"])
