@@ -4,7 +4,8 @@ One subpackage per layer. A module imports only from its own subpackage, from la
 from the modules every layer shares and from ``space``; never from a layer above
 (``tests/search/test_layers.py`` checks this on every module). Shared by every layer, importing
 no layer and neither torch nor optuna: ``search.errors`` (the one-line ``UserError`` every layer
-raises) and ``search.config`` (``SearchConfig``: every default of a search)::
+raises), ``search.config`` (``SearchConfig``: every default of a search) and ``search.atomic``
+(files written whole or not at all)::
 
     cli        command line: parsing and one-line errors only, one module per command;
       |        a command imports no other command (shared parser pieces: cli.common)
@@ -21,4 +22,4 @@ raises) and ``search.config`` (``SearchConfig``: every default of a search)::
 """
 
 LAYERS = ("cli", "bench", "loop", "results", ("training", "store"))  # top to bottom
-SHARED = ("errors", "config")  # modules of search/ itself, importable from every layer
+SHARED = ("errors", "config", "atomic")  # modules of search/ itself, importable from every layer

@@ -30,12 +30,12 @@ from pathlib import Path
 
 import pandas as pd
 import torch
-from optuna.trial import TrialState
 
 from search.bench.notebook_loop import BATCH, Loop, notebook_reps
 from search.bench.plans import PLANS, Plan
 from search.config import SearchConfig
 from search.loop.jobs import run_jobs
+from search.store.study import FINISHED
 from search.training import train as trainer
 from search.training.data import DEFAULT_ROOT, MnistData, Split, load_mnist
 from search.training.device import resolve_device
@@ -167,7 +167,7 @@ def search_row(root: Path, device: torch.device, plan: Plan, jobs: int, storage:
                      val_size=plan.val, train_subset=plan.subset, prune=False, quiet=True)
     _say(f"bench: search, {plan.trials} trials with {jobs} concurrent worker(s) ...")
     run = run_jobs(a, jobs, [str(device)] * jobs, echo=False)
-    done = run.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
+    done = run.study.get_trials(deepcopy=False, states=FINISHED)
     epochs = sum(len(t.user_attrs.get("val_acc", [])) for t in done)
     hours = run.seconds / 3600
     cuda = [w.cuda_peak_mb for w in run.workers if w.cuda_peak_mb == w.cuda_peak_mb]  # not NaN

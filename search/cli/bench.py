@@ -15,7 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from search.bench.plans import BENCH_EPOCHS, FULL, PLANS, QUICK, FrontPlan
-from search.cli.common import DATA_HELP, add_device_arg, non_negative_int, positive_int
+from search.cli.common import (
+    DATA_HELP,
+    add_device_arg,
+    non_negative_int,
+    positive_float,
+    positive_int,
+)
 from search.config import SearchConfig
 from search.errors import UserError
 
@@ -76,7 +82,7 @@ def _plan_args(p: argparse.ArgumentParser, quick: str) -> None:
     """What a bench front run and its scoring share: the time budget and the HV reference."""
     p.add_argument("--quick", action="store_true", help=f"{quick} (the smoke-test plan: "
                    f"{QUICK.minutes * 60:g} s per arm and seed, HV reference {QUICK.ref_acc:g} %%)")
-    p.add_argument("--minutes", type=_positive_float,
+    p.add_argument("--minutes", type=positive_float,
                    help=f"wall time per arm and seed (default {FULL.minutes:g})")
     p.add_argument("--ref-acc", type=float,
                    help=f"hypervolume reference accuracy in %% (default {FULL.ref_acc:g})")
@@ -167,16 +173,6 @@ def _run_args(p: argparse.ArgumentParser) -> None:
                    help="train on the first N training images only (default all 50,000)")
     p.add_argument("--val-size", type=positive_int, default=SearchConfig.val_size,
                    help=f"validation images (default {SearchConfig.val_size})")
-
-
-def _positive_float(s: str) -> float:
-    try:
-        v = float(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {s!r}") from None
-    if not v > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {s}")
-    return v
 
 
 def _whole_numbers(s: str) -> list[int]:

@@ -11,7 +11,8 @@ from typing import Any, NoReturn
 from search.config import SearchConfig
 
 __all__ = ["DATA_HELP", "DEFAULT_RESEED", "PROG", "OneLineParser", "add_device_arg",
-           "add_evaluate_args", "add_study_args", "non_negative_int", "positive_int"]
+           "add_evaluate_args", "add_study_args", "non_negative_int", "positive_float",
+           "positive_int"]
 
 PROG = "nas-mnist"
 DEFAULT_RESEED = 3  # fresh-seed retrains per front member when --reseed is not given
@@ -46,14 +47,24 @@ class OneLineParser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
-def positive_int(s: str) -> int:
-    try:
-        v = int(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {s!r}") from None
-    if v <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {v}")
-    return v
+def _number(cast: Callable[[str], float], what: str, ok: Callable[[float], bool],
+            rule: str) -> Callable[[str], Any]:
+    """An argparse type: `cast` of the flag's text, refused in one line unless `ok`."""
+    def parse(s: str) -> Any:
+        try:
+            v = cast(s)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {s!r}") from None
+        if not ok(v):
+            raise argparse.ArgumentTypeError(f"must be {rule}, got {s}")
+        return v
+
+    return parse
+
+
+positive_int = _number(int, "a whole number", lambda v: v > 0, "> 0")
+non_negative_int = _number(int, "a whole number", lambda v: v >= 0, ">= 0")
+positive_float = _number(float, "a number", lambda v: v > 0, "> 0")
 
 
 def add_study_args(p: argparse.ArgumentParser, *, name_required: bool,
@@ -81,13 +92,3 @@ def add_evaluate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--reseed", type=non_negative_int, metavar="K",
                    help="with --evaluate: also retrain each front member K times from fresh "
                    f"seeds on all 60k training images (default {DEFAULT_RESEED}; 0: off)")
-
-
-def non_negative_int(s: str) -> int:
-    try:
-        v = int(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {s!r}") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {v}")
-    return v

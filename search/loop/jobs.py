@@ -36,12 +36,13 @@ import optuna
 import torch
 from tqdm.auto import tqdm
 
+from search.atomic import atomic_write
 from search.config import SearchConfig
 from search.errors import UserError
 from search.loop.interrupt import Terminated, exit_status
 from search.loop.run import load_data, prepare_study, validate, work
-from search.loop.summary import announce, finish
-from search.store.study import StudyPaths, n_finished, redact
+from search.loop.summary import announce, finish, stopped_line
+from search.store.study import StudyPaths, n_finished
 from search.training.device import cpu_cores, resolve_device
 
 __all__ = ["JobsRun", "WorkerError", "WorkerStats", "default_jobs", "parse_devices",
@@ -162,10 +163,8 @@ def _supervise(a: SearchConfig, study: optuna.Study, url: str, plan: list[str], 
         relay.clear()
         bar.close()
         _stop(procs)
-        what = "terminated (SIGTERM)" if isinstance(e, Terminated) else "interrupted"
-        print(f"\n{what}: the workers' running trials were marked FAIL and queued again; "
-              f"{n_finished(study)} of {a.n_trials} trials finished. Rerun the same command to "
-              f"resume study {a.name!r} ({redact(url)}).", file=sys.stderr, flush=True)
+        note = "the workers' running trials were marked FAIL and queued again; "
+        print("\n" + stopped_line(e, study, a, note), file=sys.stderr, flush=True)
         raise SystemExit(exit_status(e)) from None
     finally:
         if main:
@@ -262,9 +261,7 @@ def _worker_main(argv: list[str]) -> int:
         cuda = torch.cuda.max_memory_allocated(device) if device.type == "cuda" else float("nan")
         out = {"max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                "cuda_peak_mb": cuda / 2**20}
-        tmp = ns.stats.with_suffix(".tmp")
-        tmp.write_text(json.dumps(out))
-        tmp.replace(ns.stats)
+        atomic_write(ns.stats, lambda tmp: tmp.write_text(json.dumps(out)))
     return rc
 
 

@@ -25,11 +25,11 @@ from tqdm.auto import tqdm
 
 from search.config import SearchConfig
 from search.errors import UserError
-from search.loop.interrupt import Terminated, exit_status, leave_at_once, safe_interrupts
+from search.loop.interrupt import exit_status, leave_at_once, safe_interrupts
 from search.loop.objective import INTERRUPTED, SURPLUS, Objective
 from search.loop.progress import EpochBar, trial_line
 from search.loop.pruner import ParetoPruner
-from search.loop.summary import announce, finish
+from search.loop.summary import announce, finish, stopped_line
 from search.results.pareto import front_trials
 from search.store.study import (
     StudyPaths,
@@ -38,7 +38,6 @@ from search.store.study import (
     n_finished,
     open_storage,
     open_study,
-    redact,
     requeue,
 )
 from search.training.data import MnistData, load_mnist
@@ -208,10 +207,7 @@ def _loop(study: optuna.Study, obj: Objective, a: SearchConfig) -> None:
                 note = _settle_interrupted(study, obj.last_number)
             except Exception:  # the storage is unwell; heartbeats will clean up after us
                 note = ""
-            what = "terminated (SIGTERM)" if isinstance(e, Terminated) else "interrupted"
-            print(f"\n{what}: {note}{n_finished(study)} of {a.n_trials} trials finished. "
-                  f"Rerun the same command to resume study {a.name!r} "
-                  f"({redact(a.storage_url)}).", file=sys.stderr, flush=True)
+            print("\n" + stopped_line(e, study, a, note), file=sys.stderr, flush=True)
         except KeyboardInterrupt:
             pass  # a second Ctrl-C: leave at once; heartbeats clean up after us
         raise SystemExit(code) from None

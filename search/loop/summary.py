@@ -12,12 +12,12 @@ import optuna
 from optuna.trial import TrialState
 
 from search.config import SearchConfig
-from search.loop.interrupt import exit_status
+from search.loop.interrupt import exit_status, stop_name
 from search.results.outputs import save_front
 from search.results.pareto import front_summary
 from search.store.study import StudyPaths, n_finished, redact
 
-__all__ = ["CHANCE_ACC", "DATA_DIR_ATTR", "announce", "chance_warning", "finish"]
+__all__ = ["CHANCE_ACC", "DATA_DIR_ATTR", "announce", "chance_warning", "finish", "stopped_line"]
 
 CHANCE_ACC = 20.0  # val acc %: 10 % is guessing; below 20 % a net has barely begun to learn
 DATA_DIR_ATTR = "data_dir"  # study user attr: the search's --data-dir, for `export`'s command
@@ -35,6 +35,12 @@ def announce(study: optuna.Study, a: SearchConfig) -> None:
         root = str(Path(a.data_dir).expanduser().resolve())
         if study.user_attrs.get(DATA_DIR_ATTR) != root:
             study.set_user_attr(DATA_DIR_ATTR, root)
+
+
+def stopped_line(e: BaseException, study: optuna.Study, a: SearchConfig, note: str = "") -> str:
+    """The last line after Ctrl-C or SIGTERM: what stopped, how far the study got, how to resume."""
+    return (f"{stop_name(e)}: {note}{n_finished(study)} of {a.n_trials} trials finished. Rerun "
+            f"the same command to resume study {a.name!r} ({redact(a.storage_url)}).")
 
 
 def chance_warning(study: optuna.Study, a: SearchConfig) -> str | None:

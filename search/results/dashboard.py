@@ -29,7 +29,7 @@ from optuna.artifacts.exceptions import ArtifactNotFound
 
 from search.config import default_storage
 from search.errors import UserError
-from search.store.study import StudyPaths, check_study_name, load_study, open_storage
+from search.store.study import StudyPaths, existing_url, load_study, open_storage
 
 __all__ = ["METRIC_NAMES", "StudyFolders", "resolve_storage", "serve"]
 
@@ -38,14 +38,10 @@ METRIC_NAMES = ["val_acc_%", "params"]  # names of trial.values, shown as the da
 
 def resolve_storage(study_dir: Path, name: str | None, url: str | None) -> tuple[str, str | None]:
     """(storage URL, study name or None) for the dashboard's options, or a one-line error."""
-    if url is not None:
-        return url, name and check_study_name(name)
     if name is not None:
-        name = check_study_name(name)
-        db = study_dir / f"{name}.db"
-        if not db.is_file():
-            raise UserError(f"no study named {name!r}: {db} does not exist")
-        return default_storage(study_dir, name), name
+        return existing_url(study_dir, name, url), name
+    if url is not None:
+        return url, None
     dbs = sorted(study_dir.glob("*.db"))
     if not dbs:
         raise UserError(f"no studies in {study_dir} (no *.db files); pass --study-dir or --storage")

@@ -39,9 +39,11 @@ __all__ = [
     "StudyPaths",
     "check_study_name",
     "check_writable",
+    "existing_url",
     "heartbeat_settings",
     "load_study",
     "n_finished",
+    "open_existing",
     "open_storage",
     "open_study",
     "redact",
@@ -235,17 +237,22 @@ def load_study(storage: optuna.storages.BaseStorage, name: str) -> optuna.Study:
     return optuna.load_study(study_name=name, storage=storage)
 
 
+def existing_url(study_dir: Path, name: str, storage: str | None) -> str:
+    """The storage URL of existing study `name` (--storage, or its SQLite file in --study-dir,
+    which must exist: a missing one is a typo, not a new study)."""
+    check_study_name(name)
+    if storage is not None:
+        return storage
+    db = Path(study_dir) / f"{name}.db"
+    if not db.is_file():
+        raise UserError(f"no study named {name!r}: {db} does not exist")
+    return default_storage(Path(study_dir), name)
+
 
 def open_existing(
     study_name: str, storage: str | None, study_dir: Path
 ) -> tuple[optuna.Study, StudyPaths]:
     """Load an existing study named by --study/--storage/--study-dir, or a one-line error."""
-    name = check_study_name(study_name)
-    url = storage
-    if url is None:
-        db = Path(study_dir) / f"{name}.db"
-        if not db.is_file():
-            raise UserError(f"no study named {name!r}: {db} does not exist")
-        url = default_storage(Path(study_dir), name)
-    study = load_study(open_storage(url, heartbeat=False), name)
-    return study, StudyPaths(Path(study_dir) / name)
+    url = existing_url(study_dir, study_name, storage)
+    study = load_study(open_storage(url, heartbeat=False), study_name)
+    return study, StudyPaths(Path(study_dir) / study_name)
