@@ -201,7 +201,7 @@ def describe_device(device: torch.device) -> str:
     except OSError:
         pass
     # The vector ISA torch's kernels use: the same "AMD EPYC" VM has come up on AVX2-only and on
-    # AVX-512 hosts, whose 1-thread rates differed ~1.8x (README), so a figure must say which.
+    # AVX-512 hosts, whose 1-thread rates differed ~1.8x (docs/benchmarks.md): a figure must say.
     isa = torch.backends.cpu.get_cpu_capability()
     return f"cpu: {model}, {isa} kernels, {torch.get_num_threads()} torch threads by default"
 

@@ -86,7 +86,8 @@ def parse_devices(spec: str) -> list[str]:
 def default_jobs(device: str) -> int:
     """Workers when --jobs is not given: $NAS_MNIST_JOBS if set (the test suite sets 1), else one
     per core (one thread each) on CPU and one on a GPU. On CPU one worker per core beat one worker
-    on every core (README, "Every core busy"): two threads train one tiny net barely faster."""
+    on every core (docs/benchmarks.md, "Every core busy"): two threads train a tiny net barely
+    faster."""
     env = os.environ.get("NAS_MNIST_JOBS", "")
     if env:
         if not env.isdigit() or int(env) < 1:

@@ -114,7 +114,7 @@ def _trial_table_redirect(app: Callable) -> Callable:
 
     optuna-dashboard 0.21 still routes that URL (bookmarks, older links) but its study page has no
     "trialTable" branch any more, so it renders an empty page: the table moved to "Smart
-    Selection" (README, "Dashboard"). Only a direct load reaches the server; in-app links never
+    Selection" (docs/cli.md, "Dashboard"). Only a direct load reaches the server; in-app links never
     point there.
     """
 

@@ -117,7 +117,7 @@ def make_sampler(seed: int, kind: str = SearchConfig.sampler,
                  startup_trials: int = SearchConfig.startup_trials) -> optuna.samplers.BaseSampler:
     """The study's sampler: TPE, multivariate over grouped params, constant liar for concurrent
     workers, `startup_trials` random start-up trials, draws seeded per trial. Chosen on the front's
-    hypervolume (docs/benchmarks.md, sampler choice): within seed noise of NSGA-II and random,
+    hypervolume (docs/benchmarks.md, "Sampler choice"): within seed noise of NSGA-II and random,
     better nets under 2k params and fewer trials wasted on nets that do not learn."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
