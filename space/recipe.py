@@ -41,8 +41,8 @@ class TrainConfig:
 
 
 # Search bounds, one entry per knob the sampler draws (units as in TrainConfig). Centred where nets
-# learn within the first epochs (README "Recipes that learn"): constant-rate schedules, batch 512
-# and lr < 0.02 left most draws far from 95 % after one epoch of 50k images on CPU.
+# learn within the first epochs (docs/benchmarks.md, "Recipes that learn"): constant-rate
+# schedules, batch 512 and lr < 0.02 left most draws far from 95 % after one epoch of 50k images.
 BOUNDS = {
     "lr_sgd": (0.02, 0.2),  # peak lr for SGD, log-uniform
     "lr_adamw": (1e-3, 1e-2),  # peak lr for AdamW, log-uniform

@@ -6,18 +6,20 @@ head, BN, dropout), re-widthed by the sampler's own scale to a few sizes between
 budget, and trained with one fast recipe (``FAST_RECIPE``). ``SHAPES`` holds the hand-tuned
 nets' shapes (only ref10224's is exact: ``decode`` at its size gives ``REFERENCES["ref10224"]``;
 the others are the nearest shapes the space has) and ``onepool``, a small-net shape found by a
-search; which of them run, and from which size up, is ``PLAN`` (measured: see its comment).
+search. Which of them run, and from which size up, is the search's choice: its ``plan``
+(search.config.SearchConfig.warm_plan).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from typing import Any
 
 from space.params import count_params
 from space.sampler import decode, size_for, smallest_budget
 
-__all__ = ["FAST_RECIPE", "PLAN", "SHAPES", "label", "warm_sizes", "warm_starts"]
+__all__ = ["FAST_RECIPE", "SHAPES", "label", "warm_sizes", "warm_starts"]
 
 # SGD + OneCycle at a high peak rate, light augmentation and label smoothing: ref10224's shape
 # reached 99.24 % test in 8 epochs on CPU with it (issue 12), and it stays inside BOUNDS.
@@ -68,16 +70,6 @@ SHAPES: dict[str, dict[str, Any]] = {
 MIN_SIZE = 900  # params: the smallest warm start (onepool: 96.6 % val at 892 params, 8 epochs)
 STEP = 2.5  # typical ratio between consecutive warm-start sizes
 
-# Which shapes start a study, in this order, each from what size up. Measured at 8 epochs with
-# FAST_RECIPE on 50k images, one CPU thread, seed 0 (README "Strong starts", search.bench.shapes):
-# onepool reached 96.58 / 97.71 / 98.41 / 98.95 / 99.10 % val at 0.9k / 1.4k / 2.2k / 4.5k / 9.2k
-# params in 58-119 s; ref10224's shape had 96.1-96.8 at 1.4k, 98.66 at 4.3k and 98.96 at 9.4k, in
-# about 1.5x the time (it convolves at 28x28 three times). It still runs from 3k up, after
-# onepool: it was the best shape at 15 epochs and 19k params (99.38 %), and a second shape gives
-# the sampler more to learn from. The ref18448 / ref9902 shapes were pruned at epoch 1 in every
-# bench run and ref13914's (97.2 % at 1.4k) is beaten by onepool, so they no longer start a study.
-PLAN: dict[str, int] = {"onepool": 0, "ref10224": 3000}
-
 
 def warm_sizes(budget: int) -> list[int]:
     """Target sizes, largest first: the budget down to MIN_SIZE in equal log steps near STEP
@@ -94,13 +86,13 @@ def label(name: str, n_params: int) -> str:
     return f"{name}@{n_params / 1000:.1f}k"
 
 
-def warm_starts(budget: int) -> list[tuple[str, dict[str, Any]]]:
-    """(label, complete sampler draw) per warm start: each shape of PLAN at every size of
-    warm_sizes(budget) from its own smallest size up; all fit the budget. In PLAN's order, each
-    shape smallest first: they are the study's first trials, and small nets train in a fraction of
-    a big one's time, so a front across the sizes exists within minutes of the start."""
+def warm_starts(budget: int, plan: Iterable[tuple[str, int]]) -> list[tuple[str, dict[str, Any]]]:
+    """(label, complete sampler draw) per warm start: each (shape, smallest size) of `plan` at
+    every size of warm_sizes(budget) from its smallest size up; all fit the budget. In the plan's
+    order, each shape smallest first: they are the study's first trials, and small nets train in a
+    fraction of a big one's time, so a front across the sizes exists within minutes of the start."""
     out, sizes = [], warm_sizes(budget)
-    for rank, (name, smallest) in enumerate(PLAN.items()):
+    for rank, (name, smallest) in enumerate(plan):
         for target in sizes:
             if target < smallest:
                 continue

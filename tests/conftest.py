@@ -51,10 +51,11 @@ def tiny_data(mnist_root: Path):
 @pytest.fixture(scope="session")
 def finished_study(tmp_path_factory: pytest.TempPathFactory, mnist_root: Path, tiny_data):
     """A small finished SQLite study: (study_dir, study_name). Treat as read-only; copy to edit."""
-    from search.loop.worker import SearchArgs, run_search
+    from search.config import SearchConfig
+    from search.loop.run import run_search
 
     study_dir = tmp_path_factory.mktemp("studies")
-    args = SearchArgs(
+    args = SearchConfig(
         budget=7000, n_trials=7, epochs=2, study_name="tiny", study_dir=study_dir,
         data_dir=str(mnist_root), device="cpu", val_size=500, train_subset=1000, quiet=True,
         references=True,  # 4 warm starts (onepool, ref10224's shape), ref6016, 2 sampled

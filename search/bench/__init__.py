@@ -1,2 +1,5 @@
-"""Benchmarks: trainer vs notebook throughput (`nas-mnist bench`), the sampler comparison, and the
-notebook baseline loop. Imports loop, results, training, store and space."""
+"""Benchmarks, one module per `nas-mnist bench` subcommand: speed (trainer vs the notebooks' loop,
+notebook_loop), front (the default search vs random search; against: another revision's), score
+(earlier fronts scored as one), shapes (warm-start shapes at a few sizes), first_epoch (random draws
+after one epoch); how much each measures: plans. Imports loop, results, training, store and
+space."""

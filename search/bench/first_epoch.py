@@ -1,27 +1,27 @@
-"""How fast randomly drawn nets learn: validation accuracy after the first epoch (the pruner's
-first rung) of random draws of the search space, each trained as a search trial would be.
+"""`nas-mnist bench first-epoch`: how fast randomly drawn nets learn: validation accuracy after
+the first epoch (the pruner's first rung) of random draws of the search space, each trained as a
+search trial would be.
 
-    python -m search.bench.first_epoch --data-dir D --budget 10000 --epochs 8 --draws 12
-
-Each draw comes from a RandomSampler seeded by its index, is trained with its own recipe for
-``--epochs`` (so its schedule is the one a search trial gets) and stopped after the first epoch.
+Each draw comes from a RandomSampler seeded by its index, is trained with its own recipe for the
+given epochs (so its schedule is the one a search trial gets) and stopped after the first epoch.
 It checks the training-knob bounds in space/recipe.py ("the median random draw should pass 95 %
 by the first rung at full data"). One thread, one draw at a time; run two copies with different
-``--first`` to use two cores.
+first seeds to use two cores.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import statistics
 import time
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # torch only when measuring
     from search.training.data import MnistData
 
-__all__ = ["first_epoch_acc", "main"]
+__all__ = ["LEARNED", "first_epoch_acc", "run_first_epochs", "summary_line"]
+
+LEARNED = 95.0  # % val after the first epoch that a good space's median draw should pass
 
 
 def first_epoch_acc(seed: int, budget: int, epochs: int, data: MnistData) -> dict:
@@ -45,33 +45,21 @@ def first_epoch_acc(seed: int, budget: int, epochs: int, data: MnistData) -> dic
             "lr": tr.lr, "schedule": tr.schedule, "batch_size": tr.batch_size}
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m search.bench.first_epoch", description=__doc__)
-    p.add_argument("--data-dir")
-    p.add_argument("--budget", type=int, default=10_000)
-    p.add_argument("--epochs", type=int, default=8, help="the schedule's length (default 8)")
-    p.add_argument("--draws", type=int, default=12)
-    p.add_argument("--first", type=int, default=0, help="seed of the first draw")
-    p.add_argument("--train-subset", type=int)
-    p.add_argument("--val-size", type=int, default=10_000)
-    args = p.parse_args(argv)
-
+def run_first_epochs(seeds: Sequence[int], *, budget: int, epochs: int, data_dir: str | None,
+                     val_size: int, train_subset: int | None) -> Iterator[dict]:
+    """One row per draw, on one CPU thread, as each finishes."""
     import torch
 
     from search.training.data import load_mnist
 
     torch.set_num_threads(1)
-    data = load_mnist(args.data_dir, device=torch.device("cpu"), val_size=args.val_size,
-                      subset=args.train_subset)
-    accs = []
-    for seed in range(args.first, args.first + args.draws):
-        row = first_epoch_acc(seed, args.budget, args.epochs, data)
-        accs.append(row["acc1"])
-        print(json.dumps(row), flush=True)
-    print(f"median first-epoch val acc over {len(accs)} draws: {statistics.median(accs):.2f} % "
-          f"(range {min(accs):.2f}-{max(accs):.2f}; {sum(a >= 95 for a in accs)} at >= 95 %)")
-    return 0
+    data = load_mnist(data_dir, device=torch.device("cpu"), val_size=val_size,
+                      subset=train_subset)
+    for seed in seeds:
+        yield first_epoch_acc(seed, budget, epochs, data)
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
+def summary_line(accs: Sequence[float]) -> str:
+    return (f"median first-epoch val acc over {len(accs)} draws: {statistics.median(accs):.2f} % "
+            f"(range {min(accs):.2f}-{max(accs):.2f}; {sum(a >= LEARNED for a in accs)} at "
+            f">= {LEARNED:g} %)")

@@ -1,4 +1,4 @@
-"""The reference notebooks' training loop, as the baseline that `nas-mnist bench` measures against.
+"""The reference notebooks' training loop, the baseline that `nas-mnist bench speed` measures.
 
 torchvision MNIST with per-sample PIL ``RandomRotation(7)``/``ToTensor``/``Normalize``, a DataLoader
 (batch 128, shuffle, one worker), SGD (lr 0.01, momentum 0.9), and the running loss read with

@@ -1,4 +1,4 @@
-"""`nas-mnist bench`: how fast nas-mnist trains and searches, beside the notebooks' training loop.
+"""`nas-mnist bench speed`: how fast nas-mnist trains and searches, beside the notebooks' loop.
 
 Measured in one run, on one device:
 
@@ -30,11 +30,12 @@ from pathlib import Path
 
 import pandas as pd
 import torch
-from optuna.trial import TrialState
 
 from search.bench.notebook_loop import BATCH, Loop, notebook_reps
+from search.bench.plans import PLANS, Plan
+from search.config import SearchConfig
 from search.loop.jobs import run_jobs
-from search.loop.worker import SearchArgs
+from search.store.study import FINISHED
 from search.training.data import DEFAULT_ROOT, MnistData, Split, load_mnist
 from search.training.device import resolve_device
 from search.training.speed import DEFAULT_SPEED
@@ -42,7 +43,7 @@ from search.training.train import train
 from space import REFERENCES, NetConfig, build, count_params, decode
 from space.recipe import TrainConfig
 
-__all__ = ["GOALS", "PLANS", "BenchResult", "Plan", "bench_nets", "format_result", "run_bench"]
+__all__ = ["GOALS", "BenchResult", "bench_nets", "format_result", "run_bench"]
 
 # A ~5k net of the search space: fixed draws decoded under budget 5000 -> 4,959 params.
 _D5K = {
@@ -56,31 +57,6 @@ _D5K = {
 # Goals of the issue: trainer / notebook speed-up on the same net, per device type.
 GOALS = {"cpu": 2.5, "cuda": 30.0}
 CONCURRENCY_GOAL = (8, 5.0)  # on one GPU: >= 8 concurrent trials at >= 5x aggregate throughput
-
-
-@dataclass(frozen=True)
-class Plan:
-    """How much to measure. Steps are optimizer steps of BATCH images."""
-
-    steps: int  # timed steps per repetition
-    reps: int  # repetitions; the median is quoted
-    warmup: int  # untimed steps before the first repetition
-    trials: int  # search section: finished trials per run
-    epochs: int  # per trial
-    subset: int  # training images per trial
-    val: int  # validation images
-    jobs: int  # concurrent workers compared with 1
-
-
-PLANS = {
-    ("cpu", False): Plan(steps=20, reps=3, warmup=3, trials=8, epochs=2, subset=5000, val=2000,
-                         jobs=2),
-    ("cpu", True): Plan(steps=3, reps=2, warmup=1, trials=2, epochs=1, subset=256, val=256, jobs=2),
-    ("cuda", False): Plan(steps=80, reps=5, warmup=20, trials=32, epochs=3, subset=10_000,
-                          val=10_000, jobs=8),
-    ("cuda", True): Plan(steps=10, reps=2, warmup=3, trials=8, epochs=1, subset=2048, val=1000,
-                         jobs=8),
-}
 
 
 @dataclass
@@ -183,13 +159,12 @@ def search_row(root: Path, device: torch.device, plan: Plan, jobs: int, storage:
     name = f"bench-j{jobs}"
     url = (f"sqlite:///{workdir / name}.db" if storage == "sqlite"
            else f"journal:///{(workdir / name).resolve()}.log")
-    a = SearchArgs(budget=10_000, n_trials=plan.trials, epochs=plan.epochs, study_name=name,
-                   storage=url, study_dir=workdir, data_dir=str(root), device=str(device),
-                   seed=0, val_size=plan.val, train_subset=plan.subset, references=True,
-                   prune=False, quiet=True)
+    a = SearchConfig(n_trials=plan.trials, epochs=plan.epochs, study_name=name, storage=url,
+                     study_dir=workdir, data_dir=str(root), device=str(device), seed=0,
+                     val_size=plan.val, train_subset=plan.subset, prune=False, quiet=True)
     _say(f"bench: search, {plan.trials} trials with {jobs} concurrent worker(s) ...")
     run = run_jobs(a, jobs, [str(device)] * jobs, echo=False)
-    done = run.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
+    done = run.study.get_trials(deepcopy=False, states=FINISHED)
     epochs = sum(len(t.user_attrs.get("val_acc", [])) for t in done)
     hours = run.seconds / 3600
     cuda = [w.cuda_peak_mb for w in run.workers if w.cuda_peak_mb == w.cuda_peak_mb]  # not NaN
@@ -223,7 +198,7 @@ def describe_device(device: torch.device) -> str:
     except OSError:
         pass
     # The vector ISA torch's kernels use: the same "AMD EPYC" VM has come up on AVX2-only and on
-    # AVX-512 hosts, whose 1-thread rates differed ~1.8x (README), so a figure must say which.
+    # AVX-512 hosts, whose 1-thread rates differed ~1.8x (docs/benchmarks.md): a figure must say.
     isa = torch.backends.cpu.get_cpu_capability()
     return f"cpu: {model}, {isa} kernels, {torch.get_num_threads()} torch threads by default"
 
@@ -239,7 +214,7 @@ def run_bench(device: str = "auto", *, quick: bool = False, data_dir: str | None
     root = Path(data_dir if data_dir is not None else DEFAULT_ROOT).expanduser()
     data = load_mnist(root, device=dev)  # a one-line error now if missing; unpacks it once
     threads = list(threads or [torch.get_num_threads()])
-    header = (f"nas-mnist bench on {describe_device(dev)}; torch {torch.__version__}; "
+    header = (f"nas-mnist bench speed on {describe_device(dev)}; torch {torch.__version__}; "
               f"{'quick' if quick else 'full'} plan: {plan}")
     prev = torch.get_num_threads()
     try:
@@ -273,8 +248,8 @@ def format_result(res: BenchResult) -> str:
         parts += ["", "training throughput (median img/s, batch 128, same net and device):",
                   res.train.to_string(index=False)]
     if res.search is not None:
-        parts += ["", "search throughput (budget 10000, no pruning; speed-up in cand-epochs/h;"
-                  " memory = peak per worker process, one trial at a time):",
+        parts += ["", f"search throughput (budget {SearchConfig.budget}, no pruning; speed-up in "
+                  "cand-epochs/h; memory = peak per worker process, one trial at a time):",
                   res.search.to_string(index=False)]
     if res.goals:
         parts += ["", *res.goals]

@@ -15,7 +15,6 @@ import importlib
 import signal
 import sys
 from collections.abc import Sequence
-from importlib.metadata import PackageNotFoundError, version
 
 from search.cli.common import PROG, OneLineParser
 from search.errors import UserError
@@ -33,21 +32,16 @@ _COMMANDS = (
 )
 
 
-def _version(pkg: str) -> str:
-    try:
-        return version(pkg)
-    except PackageNotFoundError:
-        return "not installed"
-
-
 def version_text() -> str:
     """One line: nas-mnist, torch and optuna versions and whether CUDA is usable."""
     import torch  # only here: CUDA availability needs it, the versions alone would not
 
+    from search.training.device import versions
+
+    v = versions()
     cuda = (f"CUDA {torch.version.cuda}, {torch.cuda.device_count()} GPU(s)"
             if torch.cuda.is_available() else "CUDA not available")
-    return (f"{PROG} {_version('nas-mnist')} (torch {_version('torch')}, "
-            f"optuna {_version('optuna')}, {cuda})")
+    return f"{PROG} {v['nas-mnist']} (torch {v['torch']}, optuna {v['optuna']}, {cuda})"
 
 
 class _VersionAction(argparse.Action):
@@ -77,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import optuna
 
-    from search.loop.interrupt import Terminated, exit_status, raise_on_sigterm
+    from search.loop.interrupt import exit_status, raise_on_sigterm, stop_name
     from search.training.data import DataError
     from space import BudgetError, ConfigError
 
@@ -89,8 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as e:
-        print(f"{PROG}: {'terminated' if isinstance(e, Terminated) else 'interrupted'}",
-              file=sys.stderr)
+        print(f"{PROG}: {stop_name(e)}", file=sys.stderr)
         return exit_status(e)
     finally:
         if previous is not None:

@@ -1,33 +1,73 @@
-"""`nas-mnist bench`: training and search throughput beside the notebooks' loop
-(search.bench.speed); with ``--front``, anytime front quality of the default search against random
-search (search.bench.front)."""
+"""`nas-mnist bench SUBCOMMAND`: the benchmarks, one subcommand each, each with only its own flags.
+
+speed (search.bench.speed), front (search.bench.front), score (search.bench.score), shapes
+(search.bench.shapes), first-epoch (search.bench.first_epoch). Their plans (search.bench.plans) are
+torch-free, so the help shows their defaults without a copy here.
+"""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
-from search.cli.common import non_negative_int, positive_int
+from search.bench.plans import BENCH_EPOCHS, FULL, PLANS, QUICK, FrontPlan
+from search.cli.common import (
+    DATA_HELP,
+    add_device_arg,
+    non_negative_int,
+    positive_float,
+    positive_int,
+)
+from search.config import SearchConfig
 from search.errors import UserError
 
-__all__ = ["add_parser"]
+__all__ = ["SUBCOMMANDS", "add_parser"]
+
+SUBCOMMANDS = ("speed", "front", "score", "shapes", "first-epoch")
+_HELP = "see nas-mnist bench --help"
+
+
+def _moved(args: list[str]) -> str | None:
+    """The new form of a pre-subcommand `bench` command line, or None if it is not one."""
+    first = args[0] if args else None
+    if first in SUBCOMMANDS or first in ("-h", "--help") or (first and first[0] != "-"):
+        return None  # a subcommand, help, or a typo that argparse names
+    if "--front" in args:
+        if any(a == "--score" or a.startswith("--score=") for a in args):
+            return f"`bench --front --score DIR` is now `nas-mnist bench score DIR` ({_HELP})"
+        return f"`bench --front` is now `nas-mnist bench front` ({_HELP})"
+    return (f"`nas-mnist bench` is now `nas-mnist bench speed` (or front, score, shapes, "
+            f"first-epoch; {_HELP})")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("bench", help="measure throughput, front quality and warm-start shapes",
+                       description="Benchmarks of the trainer and the search.", moved=_moved)
+    bench = p.add_subparsers(dest="bench_command", required=True, metavar="SUBCOMMAND",
+                             parser_class=type(p))
+    _speed(bench)
+    _front(bench)
+    _score(bench)
+    _shapes(bench)
+    _first_epoch(bench)
+
+
+def _speed(sub: argparse._SubParsersAction) -> None:
+    cpu, cuda = PLANS[("cpu", False)], PLANS[("cuda", False)]
     p = sub.add_parser(
-        "bench", help="measure training and search throughput",
+        "speed", help="training and search throughput beside the notebooks' loop",
         description="Measure img/s of the notebooks' DataLoader loop vs nas-mnist's trainer on "
         "the same nets, search throughput with 1 vs N concurrent trials, and peak memory per "
-        "trial; prints small tables (medians after warm-up).",
-    )
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
+        "trial; prints small tables (medians after warm-up).")
+    add_device_arg(p)
     p.add_argument("--quick", action="store_true", help="tiny sizes: a smoke test")
-    p.add_argument("--data-dir", help="MNIST root holding MNIST/raw/*.gz "
-                   "(default: $NAS_MNIST_DATA or ~/.cache/nas-mnist)")
-    p.add_argument("--jobs", type=positive_int,
-                   help="concurrent trials compared with 1 (default 2 on CPU, 8 on CUDA); "
-                   "with --front: worker processes per run (2; 1 with --quick)")
+    p.add_argument("--data-dir", help=DATA_HELP)
+    p.add_argument("--jobs", type=positive_int, help="concurrent trials compared with 1 "
+                   f"(default {cpu.jobs} on CPU, {cuda.jobs} on CUDA)")
     p.add_argument("--threads", help="comma-separated torch CPU thread counts to measure the "
                    "training loops at, e.g. 1,2 (default: torch's current setting)")
     p.add_argument("--storage", choices=("sqlite", "journal"), default="sqlite",
@@ -35,51 +75,134 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--compile", action="store_true",
                    help="also time the trainer with torch.compile (slow to start; CPU/GPU)")
     p.add_argument("--only", choices=("train", "search"), help="run one section only")
-    f = p.add_argument_group("anytime front (--front)")
-    f.add_argument("--front", action="store_true",
-                   help="instead: the default search vs random search without pruning or warm "
-                   "starts, same wall time per seed, interleaved; validation-front hypervolume "
-                   "against wall time (table, CSV, PNG). Default about an hour on 2 CPU cores")
-    f.add_argument("--seeds", type=positive_int, help="seeds per arm (2)")
-    f.add_argument("--first-seed", type=non_negative_int,
-                   help="seed of the first run: the runs are seeds K, K+1, ... (0); to add seeds "
-                   "to an earlier bench")
-    f.add_argument("--minutes", type=_positive_float, help="wall time per arm and seed (12)")
-    f.add_argument("--epochs", type=positive_int, help="epochs per trial (8)")
-    f.add_argument("--budget", type=positive_int, help="max parameters per net (10000)")
-    f.add_argument("--train-subset", type=positive_int,
+    p.set_defaults(func=_run_speed)
+
+
+def _plan_args(p: argparse.ArgumentParser, quick: str) -> None:
+    """What a bench front run and its scoring share: the time budget and the HV reference."""
+    p.add_argument("--quick", action="store_true", help=f"{quick} (the smoke-test plan: "
+                   f"{QUICK.minutes * 60:g} s per arm and seed, HV reference {QUICK.ref_acc:g} %%)")
+    p.add_argument("--minutes", type=positive_float,
+                   help=f"wall time per arm and seed (default {FULL.minutes:g})")
+    p.add_argument("--ref-acc", type=float,
+                   help=f"hypervolume reference accuracy in %% (default {FULL.ref_acc:g})")
+    p.add_argument("--out", type=Path, help="folder for the CSVs and PNG "
+                   "(default studies/bench-front-<date>-<time>)")
+
+
+def _front(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "front", help="anytime front quality: the default search vs random search",
+        description="The default search vs random search without pruning, warm starts or "
+        "references (or --against another revision's default search), the same wall time per "
+        "seed, interleaved; validation-front hypervolume against wall time (table, CSV, PNG). "
+        "Default about an hour on 2 CPU cores.")
+    add_device_arg(p)
+    p.add_argument("--data-dir", help=DATA_HELP)
+    _plan_args(p, f"{QUICK.seeds} seeds at {QUICK.epochs} epoch, {QUICK.budget:,} params, "
+               f"{QUICK.train_subset:,} images, in this process")
+    p.add_argument("--jobs", type=positive_int, help="worker processes per run "
+                   f"(default {FULL.jobs}; {QUICK.jobs} with --quick)")
+    p.add_argument("--seeds", type=positive_int, help=f"seeds per arm (default {FULL.seeds})")
+    p.add_argument("--first-seed", type=non_negative_int,
+                   help="seed of the first run: the runs are seeds K, K+1, ... "
+                   f"(default {FULL.first_seed}); to add seeds to an earlier bench")
+    p.add_argument("--epochs", type=positive_int, help=f"per trial (default {FULL.epochs})")
+    p.add_argument("--budget", type=positive_int,
+                   help=f"max parameters per net (default {FULL.budget})")
+    p.add_argument("--train-subset", type=positive_int,
                    help="train on the first N training images only (default all 50,000)")
-    f.add_argument("--val-size", type=positive_int, help="validation images (10000)")
-    f.add_argument("--ref-acc", type=float, help="hypervolume reference accuracy in %% (90)")
-    f.add_argument("--against", metavar="REV",
+    p.add_argument("--val-size", type=positive_int,
+                   help=f"validation images (default {FULL.val_size})")
+    p.add_argument("--against", metavar="REV",
                    help="arm b is the default search of git revision REV (its own code, run from "
                    "a temporary git worktree) instead of random search")
-    f.add_argument("--score", action="append", type=Path, metavar="DIR",
-                   help="instead of running: score the studies of earlier benches in DIR "
-                   "(repeatable) as one bench at --minutes, e.g. seeds added with --first-seed, "
-                   "or a 30-minute bench at 12")
-    f.add_argument("--out", type=Path, help="folder for the studies, CSVs and PNG "
-                   "(default studies/bench-front-<date>-<time>)")
-    p.set_defaults(func=_run)
+    p.set_defaults(func=_run_front)
 
 
-_FRONT_ONLY = ("seeds", "first_seed", "minutes", "epochs", "budget", "train_subset", "val_size",
-               "ref_acc", "against", "score", "out")
-# what a run needs but scoring does not: refused with --score rather than silently ignored
-# (budget, epochs and data sizes are the studies' own)
-_NOT_SCORE = ("seeds", "first_seed", "epochs", "budget", "train_subset", "val_size", "jobs",
-              "against")
-_NOT_FRONT = ("threads", "compile", "only")
+def _score(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "score", help="score earlier `bench front` runs as one bench",
+        description="Score the studies of earlier `bench front` runs (a-s<K>.db, b-s<K>.db in "
+        "each DIR) as one bench at --minutes, without training: e.g. seeds added with "
+        "--first-seed, or a 30-minute bench read at 12 minutes. Budget, epochs and data sizes "
+        "are the studies' own.")
+    p.add_argument("dirs", nargs="+", type=Path, metavar="DIR", help="a `bench front` --out folder")
+    _plan_args(p, "score as a `bench front --quick` run")
+    p.set_defaults(func=_run_score)
 
 
-def _positive_float(s: str) -> float:
+def _shapes(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "shapes", help="a warm-start shape trained at a few sizes",
+        description="Train a warm-start shape (space.warmstart.SHAPES) re-widthed to each size, "
+        "with the fast recipe or --set overrides, on one thread; one JSON line per size with the "
+        "validation accuracy (%) after every epoch.")
+    p.add_argument("--data-dir", help=DATA_HELP)
+    p.add_argument("--shape", default="onepool", help="a key of space.warmstart.SHAPES "
+                   "(default onepool)")
+    p.add_argument("--sizes", type=_whole_numbers, default=[900, 2200, 4500, 9400],
+                   help="comma-separated params (default 900,2200,4500,9400)")
+    _run_args(p)
+    p.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
+    p.add_argument("--set", action="append", default=[], type=_override, metavar="KNOB=VALUE",
+                   help="override a sampler draw, e.g. rotate=0 (repeatable)")
+    p.set_defaults(func=_run_shapes)
+
+
+def _first_epoch(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "first-epoch", help="validation accuracy of random draws after their first epoch",
+        description="Train random draws of the search space (each with its own recipe and "
+        "schedule) for one epoch, on one CPU thread; one JSON line per draw and their median.")
+    p.add_argument("--data-dir", help=DATA_HELP)
+    _run_args(p)
+    p.add_argument("--draws", type=positive_int, default=12, help="draws (default 12)")
+    p.add_argument("--first", type=non_negative_int, default=0,
+                   help="seed of the first draw (default 0)")
+    p.set_defaults(func=_run_first_epoch)
+
+
+def _run_args(p: argparse.ArgumentParser) -> None:
+    """Budget, epochs and data of the one-net benches (shapes, first-epoch)."""
+    p.add_argument("--budget", type=positive_int, default=SearchConfig.budget,
+                   help=f"max parameters per net (default {SearchConfig.budget})")
+    p.add_argument("--epochs", type=positive_int, default=BENCH_EPOCHS,
+                   help=f"the recipe's epochs (default {BENCH_EPOCHS})")
+    p.add_argument("--train-subset", type=positive_int,
+                   help="train on the first N training images only (default all 50,000)")
+    p.add_argument("--val-size", type=positive_int, default=SearchConfig.val_size,
+                   help=f"validation images (default {SearchConfig.val_size})")
+
+
+def _whole_numbers(s: str) -> list[int]:
     try:
-        v = float(s)
+        out = [int(x) for x in s.split(",") if x.strip()]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {s!r}") from None
-    if not v > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {s}")
-    return v
+        out = []
+    if not out or min(out) < 1:
+        raise argparse.ArgumentTypeError(f"expected whole numbers like 900,2200, got {s!r}")
+    return out
+
+
+def _value(s: str) -> Any:
+    """'0.05' -> 0.05, '3' -> 3, 'true' -> True, anything else stays a string."""
+    low = s.lower()
+    if low in ("true", "false"):
+        return low == "true"
+    for cast in (int, float):
+        try:
+            return cast(s)
+        except ValueError:
+            pass
+    return s
+
+
+def _override(s: str) -> tuple[str, Any]:
+    knob, eq, value = s.partition("=")
+    if not eq or not knob:
+        raise argparse.ArgumentTypeError(f"expected KNOB=VALUE, got {s!r}")
+    return knob, _value(value)
 
 
 def _threads(spec: str | None) -> list[int] | None:
@@ -94,47 +217,63 @@ def _threads(spec: str | None) -> list[int] | None:
     return out
 
 
-def _flag(name: str) -> str:
-    return "--" + name.replace("_", "-")
+def _plan(args: argparse.Namespace) -> FrontPlan:
+    """The --quick or full plan, with every plan field given on the command line."""
+    names = {f.name for f in dataclasses.fields(FrontPlan)}
+    given = {k: v for k, v in vars(args).items() if k in names and v is not None}
+    return dataclasses.replace(QUICK if args.quick else FULL, **given)
 
 
-def _front(args: argparse.Namespace) -> int:
-    if bad := [_flag(n) for n in _NOT_FRONT if getattr(args, n) not in (None, False)]:
-        raise UserError(f"{', '.join(bad)} cannot be used with --front")
-    from dataclasses import replace
-
-    from search.bench.front import FULL, QUICK, format_front, run_front
-
-    plan = QUICK if args.quick else FULL
-    given = {k: getattr(args, k) for k in (*_FRONT_ONLY[:-3], "jobs")
-             if getattr(args, k) is not None}  # --against, --score, --out are not plan fields
-    plan = replace(plan, **given)
-    out = args.out or Path("studies") / f"bench-front-{datetime.now():%Y%m%d-%H%M%S}"
-    if args.score:
-        if bad := [_flag(n) for n in _NOT_SCORE if getattr(args, n) is not None]:
-            raise UserError(f"{', '.join(bad)} cannot be used with --score")
-        from search.bench.rescore import score_studies
-
-        print(format_front(score_studies(args.score, plan, out)))
-        return 0
-    print(format_front(run_front(plan, out, data_dir=args.data_dir, device=args.device,
-                                 against=args.against)))
-    return 0
+def _out(args: argparse.Namespace) -> Path:
+    return args.out or SearchConfig.study_dir / f"bench-front-{datetime.now():%Y%m%d-%H%M%S}"
 
 
-def _run(args: argparse.Namespace) -> int:
-    if args.front:
-        return _front(args)
-    if bad := [_flag(n) for n in _FRONT_ONLY if getattr(args, n) is not None]:
-        raise UserError(f"{', '.join(bad)} need --front")
-    from search.bench.speed import (  # torch/torchvision only when benchmarking
-        format_result,
-        run_bench,
-    )
+def _run_speed(args: argparse.Namespace) -> int:
+    from search.bench.speed import format_result, run_bench  # torch only when benchmarking
 
     res = run_bench(args.device, quick=args.quick, data_dir=args.data_dir, jobs=args.jobs,
                     threads=_threads(args.threads), storage=args.storage,
                     sections=(args.only,) if args.only else ("train", "search"),
                     compile=args.compile)
     print(format_result(res))
+    return 0
+
+
+def _run_front(args: argparse.Namespace) -> int:
+    from search.bench.front import format_front, run_front
+
+    print(format_front(run_front(_plan(args), _out(args), data_dir=args.data_dir,
+                                 device=args.device, against=args.against)))
+    return 0
+
+
+def _run_score(args: argparse.Namespace) -> int:
+    from search.bench.front import format_front
+    from search.bench.score import score_studies
+
+    print(format_front(score_studies(args.dirs, _plan(args), _out(args))))
+    return 0
+
+
+def _run_shapes(args: argparse.Namespace) -> int:
+    from search.bench.shapes import run_shapes
+
+    for row in run_shapes(args.shape, args.sizes, budget=args.budget, epochs=args.epochs,
+                          data_dir=args.data_dir, val_size=args.val_size,
+                          train_subset=args.train_subset, overrides=dict(args.set),
+                          seed=args.seed):
+        print(json.dumps(row), flush=True)
+    return 0
+
+
+def _run_first_epoch(args: argparse.Namespace) -> int:
+    from search.bench.first_epoch import run_first_epochs, summary_line
+
+    accs = []
+    for row in run_first_epochs(range(args.first, args.first + args.draws), budget=args.budget,
+                                epochs=args.epochs, data_dir=args.data_dir,
+                                val_size=args.val_size, train_subset=args.train_subset):
+        accs.append(row["acc1"])
+        print(json.dumps(row), flush=True)
+    print(summary_line(accs))
     return 0

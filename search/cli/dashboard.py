@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from search.config import SearchConfig
+
 __all__ = ["add_parser"]
 
 
@@ -17,8 +19,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "exactly one study.")
     p.add_argument("--study", "--study-name", dest="study_name",
                    help="study to serve (default: the only *.db in --study-dir)")
-    p.add_argument("--study-dir", type=Path, default=Path("studies"),
-                   help="folder of SQLite studies and their artifacts (default: studies)")
+    p.add_argument("--study-dir", type=Path, default=SearchConfig.study_dir,
+                   help="folder of SQLite studies and their artifacts "
+                   f"(default: {SearchConfig.study_dir})")
     p.add_argument("--storage", help="Optuna storage URL, e.g. postgresql://user@host/db; "
                    "serves every study in it")
     p.add_argument("--port", type=_port, default=8080, help="port (default 8080)")

@@ -13,16 +13,14 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from search.cli.common import DATA_HELP, add_study_args, positive_int
+from search.cli.common import DATA_HELP, add_device_arg, add_study_args, positive_int
+from search.config import SearchConfig
 from search.errors import UserError
 
 if TYPE_CHECKING:  # space imports torch: only inside the command, so that --help stays fast
     from space import Candidate, TrainConfig
 
 __all__ = ["add_parser", "recipe_summary"]
-
-DEFAULT_VAL_SIZE = 10_000  # as in `search`
-
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -39,9 +37,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--epochs", type=positive_int, help="override the recipe's epochs")
     p.add_argument("--seed", type=int, help="training seed (default 0; a trial's own for --trial)")
     p.add_argument("--data-dir", help=DATA_HELP)
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
+    add_device_arg(p)
     p.add_argument("--val-size", type=int, help="validation images held out of the 60k train set "
-                   f"(default {DEFAULT_VAL_SIZE}; the study's for --trial)")
+                   f"(default {SearchConfig.val_size}; the study's for --trial)")
     p.add_argument("--train-subset", type=positive_int,
                    help="train on N images only (quick runs; default: the study's for --trial)")
     p.set_defaults(func=_run)
@@ -75,7 +73,7 @@ def _candidate(args: argparse.Namespace) -> tuple[str, Candidate, dict]:
     """(label, candidate, defaults for seed/val_size/train_subset) from --arch/--config/--trial."""
     from space import REFERENCES, Candidate
 
-    defaults = {"seed": 0, "val_size": DEFAULT_VAL_SIZE, "train_subset": None}
+    defaults = {"seed": 0, "val_size": SearchConfig.val_size, "train_subset": None}
     if args.arch is not None:
         if args.arch not in REFERENCES:
             raise UserError(f"unknown arch {args.arch!r}; known: {', '.join(REFERENCES)}")
@@ -97,7 +95,7 @@ def _candidate(args: argparse.Namespace) -> tuple[str, Candidate, dict]:
                         f"({trial.state.name.lower()} before it was sampled)")
     s = study.user_attrs.get("settings", {})
     defaults = {"seed": trial.user_attrs.get("seed", 0),
-                "val_size": s.get("val_size", DEFAULT_VAL_SIZE),
+                "val_size": s.get("val_size", SearchConfig.val_size),
                 "train_subset": s.get("train_subset")}
     label = f"trial {trial.number} of study {study.study_name!r}"
     return label, Candidate.from_dict(trial.user_attrs["config"]), defaults

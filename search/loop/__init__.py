@@ -1,2 +1,3 @@
-"""The trial loop: the objective, the Pareto pruner, one worker's loop over trials, `--jobs`
-worker processes, and Ctrl-C/SIGTERM handling. Imports results, training, store and space."""
+"""The trial loop: the objective, the Pareto pruner, the search loop (run: one process's loop over
+trials), `--jobs` worker processes (jobs), what a search prints before and after (summary), and
+Ctrl-C/SIGTERM handling. Imports results, training, store and space."""

@@ -28,7 +28,7 @@ from types import CodeType, FrameType
 from typing import TypeVar
 
 __all__ = ["DEFERRING_MODULES", "Terminated", "exit_status", "interruptible", "leave_at_once",
-           "raise_on_sigterm", "safe_interrupts"]
+           "raise_on_sigterm", "safe_interrupts", "stop_name"]
 
 DEFERRING_MODULES = ("sqlalchemy", "sqlite3", "psycopg", "alembic", "optuna")
 RETRY_S = 0.05  # seconds between tries to deliver a deferred Ctrl-C
@@ -45,6 +45,11 @@ class Terminated(KeyboardInterrupt):
 def exit_status(e: BaseException) -> int:
     """The shell's status for a process ended by this signal: 130 for SIGINT, 143 for SIGTERM."""
     return 128 + (signal.SIGTERM if isinstance(e, Terminated) else signal.SIGINT)
+
+
+def stop_name(e: BaseException) -> str:
+    """What stopped us, for the user: 'interrupted' (Ctrl-C) or 'terminated (SIGTERM)'."""
+    return "terminated (SIGTERM)" if isinstance(e, Terminated) else "interrupted"
 
 
 def _raise(signum: int) -> None:

@@ -1,18 +1,16 @@
 """`nas-mnist search --jobs N`: N worker processes sharing one study, on one or more devices.
 
-The parent runs :func:`~search.loop.worker.prepare_study` once (validation, a first read of the
-data that
-also unpacks it before any worker reads it, the study with its reference trials), then starts N
-copies of this module. Each worker loads MNIST onto its own device and runs
-:func:`~search.loop.worker.work` against the shared storage: Optuna hands out trial numbers, the
-sampler
-seeds its draws per trial (so workers sharing ``--seed`` draw different nets), and run.py's surplus
-check stops the workers at exactly ``--n-trials`` finished trials. Workers log one line per
-trial, which the parent relays with the worker's index under a single progress bar polled from the
-storage. Ctrl-C (or SIGTERM) in the parent is forwarded to the workers as SIGINT (each marks its
-running trial FAIL and exits) and the parent waits for them. Processes, not threads: each trial
-needs its own global RNG, autocast state and CUDA context, and the GIL would serialise the
-Python-side kernel launches that bound tiny nets.
+The parent runs :func:`~search.loop.run.prepare_study` once (validation, a first read of the data
+that also unpacks it before any worker reads it, the study with its queued first trials), then
+starts N copies of this module. Each worker loads MNIST onto its own device and runs
+:func:`~search.loop.run.work` against the shared storage: Optuna hands out trial numbers, the
+sampler seeds its draws per trial (so workers sharing ``--seed`` draw different nets), and the
+objective's surplus check stops the workers at exactly ``--n-trials`` finished trials. Workers log
+one line per trial, which the parent relays with the worker's index under a single progress bar
+polled from the storage. Ctrl-C (or SIGTERM) in the parent is forwarded to the workers as SIGINT
+(each marks its running trial FAIL and exits) and the parent waits for them. Processes, not
+threads: each trial needs its own global RNG, autocast state and CUDA context, and the GIL would
+serialise the Python-side kernel launches that bound tiny nets.
 """
 
 from __future__ import annotations
@@ -38,18 +36,13 @@ import optuna
 import torch
 from tqdm.auto import tqdm
 
+from search.atomic import atomic_write
+from search.config import SearchConfig
 from search.errors import UserError
 from search.loop.interrupt import Terminated, exit_status
-from search.loop.summary import announce, finish
-from search.loop.worker import (
-    SearchArgs,
-    load_data,
-    n_finished,
-    prepare_study,
-    validate,
-    work,
-)
-from search.store.study import redact
+from search.loop.run import load_data, prepare_study, validate, work
+from search.loop.summary import announce, finish, stopped_line
+from search.store.study import StudyPaths, n_finished
 from search.training.device import cpu_cores, resolve_device
 
 __all__ = ["JobsRun", "WorkerError", "WorkerStats", "default_jobs", "parse_devices",
@@ -93,7 +86,8 @@ def parse_devices(spec: str) -> list[str]:
 def default_jobs(device: str) -> int:
     """Workers when --jobs is not given: $NAS_MNIST_JOBS if set (the test suite sets 1), else one
     per core (one thread each) on CPU and one on a GPU. On CPU one worker per core beat one worker
-    on every core (README, "Every core busy"): two threads train one tiny net barely faster."""
+    on every core (docs/benchmarks.md, "Every core busy"): two threads train a tiny net barely
+    faster."""
     env = os.environ.get("NAS_MNIST_JOBS", "")
     if env:
         if not env.isdigit() or int(env) < 1:
@@ -103,11 +97,11 @@ def default_jobs(device: str) -> int:
 
 
 def run_jobs(
-    a: SearchArgs, jobs: int, devices: Sequence[str] | None = None, *, echo: bool = True
+    a: SearchConfig, jobs: int, devices: Sequence[str] | None = None, *, echo: bool = True
 ) -> JobsRun:
     """Run study ``a`` with ``jobs`` worker processes spread round-robin over ``devices``
     (default: ``a.device``). Writes and (when ``echo``) prints the Pareto front like
-    :func:`~search.loop.worker.run_search`; raises :class:`WorkerError` if any worker failed."""
+    :func:`~search.loop.run.run_search`; raises :class:`WorkerError` if any worker failed."""
     if jobs < 1:
         raise UserError(f"--jobs must be >= 1, got {jobs}")
     devs = [str(resolve_device(d)) for d in (devices or [a.device])]
@@ -131,7 +125,7 @@ def run_jobs(
     else:  # bench's runs: the files without the printout
         from search.results.outputs import save_front
 
-        save_front(study, a.paths, a.budget)
+        save_front(study, StudyPaths(a.study_root), a.budget)
     failed = [w for w in stats if w.returncode != 0]
     if failed:
         w = failed[0]
@@ -141,7 +135,7 @@ def run_jobs(
     return JobsRun(study, stats, seconds)
 
 
-def _supervise(a: SearchArgs, study: optuna.Study, url: str, plan: list[str], threads: int,
+def _supervise(a: SearchConfig, study: optuna.Study, url: str, plan: list[str], threads: int,
                tmp: Path, echo: bool) -> list[WorkerStats]:
     stats = [WorkerStats(i, dev) for i, dev in enumerate(plan)]
     bar = tqdm(total=a.n_trials, initial=min(n_finished(study), a.n_trials), unit="trial",
@@ -170,10 +164,8 @@ def _supervise(a: SearchArgs, study: optuna.Study, url: str, plan: list[str], th
         relay.clear()
         bar.close()
         _stop(procs)
-        what = "terminated (SIGTERM)" if isinstance(e, Terminated) else "interrupted"
-        print(f"\n{what}: the workers' running trials were marked FAIL and queued again; "
-              f"{n_finished(study)} of {a.n_trials} trials finished. Rerun the same command to "
-              f"resume study {a.name!r} ({redact(url)}).", file=sys.stderr, flush=True)
+        note = "the workers' running trials were marked FAIL and queued again; "
+        print("\n" + stopped_line(e, study, a, note), file=sys.stderr, flush=True)
         raise SystemExit(exit_status(e)) from None
     finally:
         if main:
@@ -190,9 +182,8 @@ def _interrupt(signum: int, frame: object) -> None:
     raise Terminated
 
 
-def _start(a: SearchArgs, url: str, w: WorkerStats, threads: int, tmp: Path) -> subprocess.Popen:
-    wa = dataclasses.replace(a, device=w.device, storage=url, quiet=True)
-    spec = {k: str(v) if isinstance(v, Path) else v for k, v in dataclasses.asdict(wa).items()}
+def _start(a: SearchConfig, url: str, w: WorkerStats, threads: int, tmp: Path) -> subprocess.Popen:
+    spec = dataclasses.replace(a, device=w.device, storage=url, quiet=True).to_json()
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     env.setdefault("OMP_NUM_THREADS", str(threads))  # the user's explicit setting wins
     cmd = [sys.executable, "-m", "search.loop.jobs", "--stats", str(tmp / f"w{w.index}.json"),
@@ -239,7 +230,7 @@ def _load_stats(w: WorkerStats, path: Path) -> None:
 # ---- worker side ---------------------------------------------------------------------------
 
 
-def _work(a: SearchArgs) -> torch.device:
+def _work(a: SearchConfig) -> torch.device:
     """One worker: run_search() minus the front, which the parent writes once at the end."""
     device = validate(a)
     data = load_data(a, device)
@@ -253,10 +244,9 @@ def _worker_main(argv: list[str]) -> int:
 
     ap = argparse.ArgumentParser(prog="nas-mnist search worker")
     ap.add_argument("--stats", type=Path, required=True)
-    ap.add_argument("spec", help="SearchArgs as JSON")
+    ap.add_argument("spec", help="SearchConfig as JSON")
     ns = ap.parse_args(argv)
-    spec = json.loads(ns.spec)
-    a = SearchArgs(**{**spec, "study_dir": Path(spec["study_dir"])})
+    a = SearchConfig.from_json(json.loads(ns.spec))
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     rc, device = 0, torch.device("cpu")
     try:
@@ -272,9 +262,7 @@ def _worker_main(argv: list[str]) -> int:
         cuda = torch.cuda.max_memory_allocated(device) if device.type == "cuda" else float("nan")
         out = {"max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                "cuda_peak_mb": cuda / 2**20}
-        tmp = ns.stats.with_suffix(".tmp")
-        tmp.write_text(json.dumps(out))
-        tmp.replace(ns.stats)
+        atomic_write(ns.stats, lambda tmp: tmp.write_text(json.dumps(out)))
     return rc
 
 

@@ -8,14 +8,11 @@ trial's memory is released, and the study goes on.
 
 from __future__ import annotations
 
-import functools
 import gc
 import json
 import math
-import platform
 import tempfile
 from dataclasses import dataclass, replace
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +25,11 @@ from search.loop.interrupt import interruptible
 from search.loop.pruner import ParetoPruner
 from search.store.curves import record_curve
 from search.training.data import MnistData
+from search.training.device import versions
 from search.training.train import EpochStats, train
 from space import REFERENCES, Candidate, build, count_params, describe, sample
 
-__all__ = ["INTERRUPTED", "SURPLUS", "Objective", "Surplus", "TrialFault", "versions"]
+__all__ = ["INTERRUPTED", "SURPLUS", "Objective", "Surplus", "TrialFault"]
 
 INTERRUPTED = "interrupted (Ctrl-C); queued again for the next run"
 SURPLUS = "surplus: the study had reached its target"
@@ -61,17 +59,6 @@ class TrialFault(Exception):
 def _one_line(e: BaseException) -> str:
     text = " ".join(str(e).split())  # CUDA messages span lines; a user attr should not
     return f"{type(e).__name__}: {text}"[:500]
-
-
-@functools.cache  # per process: package versions don't change between trials
-def versions() -> dict[str, str]:
-    out = {"python": platform.python_version()}
-    for pkg in ("nas-mnist", "torch", "torchvision", "optuna"):
-        try:
-            out[pkg] = version(pkg)
-        except PackageNotFoundError:
-            out[pkg] = "unknown"
-    return out
 
 
 @dataclass

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 import optuna
 from optuna.trial import TrialState
 
+from search.config import SearchConfig
+
 __all__ = ["Curve", "ParetoPruner", "rank"]
 
 Curve = tuple[int, list[float]]  # (params, val accuracy % per epoch so far)
@@ -71,10 +73,15 @@ def rank(points: Sequence[tuple[float, int]]) -> list[int]:
 
 @dataclass(frozen=True)
 class ParetoPruner:
-    eta: int = 3  # reduction factor: a rung keeps the top 1/eta of the trials that reached it
-    min_epoch: int = 1  # epochs (1-based) of the first rung
-    min_at_rung: int = 3  # trials (this one included) that must have reached a rung before it cuts
-    enabled: bool = True  # False: never prune (search --no-prune)
+    eta: int = SearchConfig.prune_eta  # a rung keeps the top 1/eta of the trials that reached it
+    min_epoch: int = SearchConfig.prune_first_epoch  # epoch (1-based) of the first rung
+    min_at_rung: int = SearchConfig.prune_min_at_rung  # trials at a rung before it cuts
+    enabled: bool = SearchConfig.prune  # False: never prune (search --no-prune)
+
+    @classmethod
+    def of(cls, c: SearchConfig) -> ParetoPruner:
+        return cls(eta=c.prune_eta, min_epoch=c.prune_first_epoch,
+                   min_at_rung=c.prune_min_at_rung, enabled=c.prune)
 
     def rungs(self, total_epochs: int) -> list[int]:
         """Rung epochs for trials of `total_epochs`: min_epoch * eta**k, below the last epoch."""

@@ -27,14 +27,9 @@ import optuna
 from optuna.artifacts import FileSystemArtifactStore
 from optuna.artifacts.exceptions import ArtifactNotFound
 
+from search.config import default_storage
 from search.errors import UserError
-from search.store.study import (
-    StudyPaths,
-    check_study_name,
-    default_storage,
-    load_study,
-    open_storage,
-)
+from search.store.study import StudyPaths, existing_url, load_study, open_storage
 
 __all__ = ["METRIC_NAMES", "StudyFolders", "resolve_storage", "serve"]
 
@@ -43,14 +38,10 @@ METRIC_NAMES = ["val_acc_%", "params"]  # names of trial.values, shown as the da
 
 def resolve_storage(study_dir: Path, name: str | None, url: str | None) -> tuple[str, str | None]:
     """(storage URL, study name or None) for the dashboard's options, or a one-line error."""
-    if url is not None:
-        return url, name and check_study_name(name)
     if name is not None:
-        name = check_study_name(name)
-        db = study_dir / f"{name}.db"
-        if not db.is_file():
-            raise UserError(f"no study named {name!r}: {db} does not exist")
-        return default_storage(study_dir, name), name
+        return existing_url(study_dir, name, url), name
+    if url is not None:
+        return url, None
     dbs = sorted(study_dir.glob("*.db"))
     if not dbs:
         raise UserError(f"no studies in {study_dir} (no *.db files); pass --study-dir or --storage")
@@ -123,7 +114,7 @@ def _trial_table_redirect(app: Callable) -> Callable:
 
     optuna-dashboard 0.21 still routes that URL (bookmarks, older links) but its study page has no
     "trialTable" branch any more, so it renders an empty page: the table moved to "Smart
-    Selection" (README, "Dashboard"). Only a direct load reaches the server; in-app links never
+    Selection" (docs/cli.md, "Dashboard"). Only a direct load reaches the server; in-app links never
     point there.
     """
 

@@ -19,6 +19,7 @@ import torch
 from optuna.artifacts.exceptions import ArtifactNotFound
 from optuna.trial import FrozenTrial, TrialState
 
+from search.atomic import atomic_write
 from search.errors import UserError
 from search.results.export import ScriptInfo, convert_state_dict, render, verify
 from search.results.pareto import front_trials
@@ -70,15 +71,6 @@ def select_trial(
     return max(front, key=lambda t: (t.values[0], -t.values[1], -t.number))
 
 
-def _write_atomic(path: Path, write) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        write(tmp)
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def attach_to_trial(study: optuna.Study, trial: FrozenTrial, path: Path, store) -> str:
     """Store `path` as an artifact of finished `trial` (replacing an older file of that name)."""
     storage, sid = study._storage, study._study_id  # what optuna's upload_artifact uses too
@@ -114,9 +106,8 @@ def export_trial(
     source = render(cand, info)
     verify(source, cand, state)  # before writing: the files either match the trial or don't exist
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        _write_atomic(weights, lambda p: torch.save(convert_state_dict(cand.net, state), p))
-        _write_atomic(out, lambda p: p.write_text(source))
+        atomic_write(weights, lambda p: torch.save(convert_state_dict(cand.net, state), p))
+        atomic_write(out, lambda p: p.write_text(source))
     except OSError as e:
         raise UserError(f"cannot write {out}: {e.strerror}") from None
     aid = attach_to_trial(study, trial, out, store) if attach else None

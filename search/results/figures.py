@@ -17,6 +17,7 @@ from optuna.trial import TrialState
 from plotly.colors import sample_colorscale
 
 from search.results.pareto import front_trials
+from search.store.study import FINISHED
 from space import REFERENCES, REPORTED, count_params
 
 __all__ = ["CURVES_TITLE", "FRONT_TITLE", "front_figure", "learning_curves"]
@@ -42,8 +43,7 @@ def _params(t: optuna.trial.FrozenTrial) -> int | None:
 
 def learning_curves(study: optuna.Study) -> go.Figure:
     """One line per trial (epoch, val acc %), coloured by log10(params); pruned ones faint."""
-    trials = [t for t in study.get_trials(deepcopy=False,
-                                          states=(TrialState.COMPLETE, TrialState.PRUNED))
+    trials = [t for t in study.get_trials(deepcopy=False, states=FINISHED)
               if _curve(t) and _params(t)]
     fig = go.Figure()
     logs = [math.log10(_params(t)) for t in trials]

@@ -11,6 +11,8 @@ from pathlib import Path
 import optuna
 import pandas as pd
 
+from search.atomic import atomic_write
+
 __all__ = ["TEST_COLUMNS", "front_summary", "front_table", "front_trials", "write_front"]
 
 # user attrs written by the evaluation step (issue: honest evaluation), shown when present
@@ -47,10 +49,7 @@ def front_table(study: optuna.Study) -> pd.DataFrame:
 def write_front(study: optuna.Study, csv_path: Path) -> pd.DataFrame:
     """Write the front to `csv_path` (atomically: a reader never sees half a file)."""
     df = front_table(study)
-    csv_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = csv_path.with_suffix(".csv.tmp")
-    df.to_csv(tmp, index=False)
-    tmp.replace(csv_path)
+    atomic_write(csv_path, lambda tmp: df.to_csv(tmp, index=False))
     return df
 
 

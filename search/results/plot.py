@@ -15,6 +15,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 from optuna.trial import TrialState
 
+from search.atomic import atomic_write
 from search.results.pareto import front_trials
 
 __all__ = ["plot_front"]
@@ -86,11 +87,4 @@ def plot_front(study: optuna.Study, png_path: Path, budget: int | None = None) -
         ax.axvline(budget, color="black", ls="--", lw=1, label=f"budget {budget:,}")
     ax.set_title(f"study {study.study_name}: validation accuracy vs parameters")
     ax.legend(loc="lower right" if not front else "upper left", fontsize=8)
-    png_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = png_path.with_name(f".{png_path.name}.tmp")
-    try:
-        fig.savefig(tmp, format="png")
-        tmp.replace(png_path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return png_path
+    return atomic_write(png_path, lambda tmp: fig.savefig(tmp, format="png"))

@@ -13,6 +13,7 @@ from pathlib import Path
 import optuna
 from optuna.trial import TrialState
 
+from search.atomic import atomic_write
 from search.results.pareto import front_trials
 from space import REFERENCES, REPORTED, count_params, describe
 
@@ -154,7 +155,5 @@ def report_markdown(study: optuna.Study) -> str:
 
 def write_report(study: optuna.Study, path: Path) -> None:
     """Write the report atomically (a reader never sees half a file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".md.tmp")
-    tmp.write_text(report_markdown(study))
-    tmp.replace(path)
+    text = report_markdown(study)
+    atomic_write(path, lambda tmp: tmp.write_text(text))

@@ -11,9 +11,10 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from search.config import SAMPLERS, SearchConfig
 from search.errors import UserError
 
-__all__ = ["SAMPLERS", "SIZE_PARAM", "make_sampler", "stratified"]
+__all__ = ["SIZE_PARAM", "make_sampler", "stratified"]
 
 
 class _TrialSeededTPE(optuna.samplers.TPESampler):
@@ -112,15 +113,12 @@ class _TrialSeededRandom(optuna.samplers.RandomSampler):
         super().before_trial(study, trial)
 
 
-SAMPLERS = ("tpe", "random")  # --sampler choices; random is the baseline of `bench --front`
-
-
-def make_sampler(seed: int, kind: str = "tpe") -> optuna.samplers.BaseSampler:
+def make_sampler(seed: int, kind: str = SearchConfig.sampler,
+                 startup_trials: int = SearchConfig.startup_trials) -> optuna.samplers.BaseSampler:
     """The study's sampler: TPE, multivariate over grouped params, constant liar for concurrent
-    workers, 10 random start-up trials, draws seeded per trial. Kept after
-    search.bench.sampler_bench (README, "Sampler choice"): front hypervolume within seed noise of
-    NSGA-II and random, better nets under 2k params and fewer trials wasted on nets that do not
-    learn."""
+    workers, `startup_trials` random start-up trials, draws seeded per trial. Chosen on the front's
+    hypervolume (docs/benchmarks.md, "Sampler choice"): within seed noise of NSGA-II and random,
+    better nets under 2k params and fewer trials wasted on nets that do not learn."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         if kind == "random":
@@ -128,4 +126,4 @@ def make_sampler(seed: int, kind: str = "tpe") -> optuna.samplers.BaseSampler:
         if kind != "tpe":
             raise UserError(f"unknown sampler {kind!r}: use {' or '.join(SAMPLERS)}")
         return _TrialSeededTPE(seed, multivariate=True, group=True, constant_liar=True,
-                               n_startup_trials=10)
+                               n_startup_trials=startup_trials)

@@ -23,6 +23,7 @@ from optuna.storages import RDBStorage
 from optuna.storages.journal import JournalFileBackend, JournalStorage
 from optuna.trial import FrozenTrial, TrialState
 
+from search.config import SearchConfig, default_storage
 from search.errors import UserError
 from search.store.heartbeat import (
     HeartbeatJournalStorage,
@@ -34,12 +35,15 @@ from search.store.init_lock import folder_lock, pg_init_lock
 from search.store.samplers import make_sampler
 
 __all__ = [
+    "FINISHED",
     "StudyPaths",
     "check_study_name",
     "check_writable",
-    "default_storage",
+    "existing_url",
     "heartbeat_settings",
     "load_study",
+    "n_finished",
+    "open_existing",
     "open_storage",
     "open_study",
     "redact",
@@ -49,6 +53,7 @@ __all__ = [
 
 PG_CONNECT_TIMEOUT_S = 10  # an unreachable PostgreSQL host is an error, not a hang
 DIRECTIONS = ("maximize", "minimize")  # (validation accuracy %, parameter count)
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)  # what counts towards --n-trials
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _SCHEMES = "use sqlite:///FILE, postgresql://USER@HOST/DB or journal:///FILE"
 
@@ -99,10 +104,6 @@ def check_writable(folder: Path) -> None:
         p = p.parent  # the nearest existing ancestor decides whether mkdir will work
     if not p.is_dir() or not os.access(p, os.W_OK | os.X_OK):
         raise UserError(f"cannot write to studies folder {folder}")
-
-
-def default_storage(study_dir: Path, name: str) -> str:
-    return f"sqlite:///{study_dir / f'{name}.db'}"
 
 
 def sqlalchemy_url(url: str) -> str:
@@ -176,7 +177,8 @@ def redact(url: str) -> str:
 
 def open_study(
     storage: optuna.storages.BaseStorage, name: str, *, seed: int, settings: dict[str, Any],
-    sampler_kind: str = "tpe", on_create: Callable[[optuna.Study], object] | None = None,
+    sampler_kind: str = SearchConfig.sampler, startup_trials: int = SearchConfig.startup_trials,
+    on_create: Callable[[optuna.Study], object] | None = None,
 ) -> optuna.Study:
     """Create or resume study `name`; `settings` must match what it was created with.
 
@@ -185,7 +187,7 @@ def open_study(
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        sampler = make_sampler(seed, sampler_kind)
+        sampler = make_sampler(seed, sampler_kind, startup_trials)
         try:
             dirs = [optuna.study.StudyDirection[d.upper()] for d in DIRECTIONS]
             storage.create_new_study(dirs, name)
@@ -207,6 +209,10 @@ def open_study(
     if created and on_create is not None:
         on_create(study)
     return study
+
+
+def n_finished(study: optuna.Study) -> int:
+    return len(study.get_trials(deepcopy=False, states=FINISHED))
 
 
 def requeue(study: optuna.Study, trial: FrozenTrial) -> None:
@@ -231,17 +237,22 @@ def load_study(storage: optuna.storages.BaseStorage, name: str) -> optuna.Study:
     return optuna.load_study(study_name=name, storage=storage)
 
 
+def existing_url(study_dir: Path, name: str, storage: str | None) -> str:
+    """The storage URL of existing study `name` (--storage, or its SQLite file in --study-dir,
+    which must exist: a missing one is a typo, not a new study)."""
+    check_study_name(name)
+    if storage is not None:
+        return storage
+    db = Path(study_dir) / f"{name}.db"
+    if not db.is_file():
+        raise UserError(f"no study named {name!r}: {db} does not exist")
+    return default_storage(Path(study_dir), name)
+
 
 def open_existing(
     study_name: str, storage: str | None, study_dir: Path
 ) -> tuple[optuna.Study, StudyPaths]:
     """Load an existing study named by --study/--storage/--study-dir, or a one-line error."""
-    name = check_study_name(study_name)
-    url = storage
-    if url is None:
-        db = Path(study_dir) / f"{name}.db"
-        if not db.is_file():
-            raise UserError(f"no study named {name!r}: {db} does not exist")
-        url = default_storage(Path(study_dir), name)
-    study = load_study(open_storage(url, heartbeat=False), name)
-    return study, StudyPaths(Path(study_dir) / name)
+    url = existing_url(study_dir, study_name, storage)
+    study = load_study(open_storage(url, heartbeat=False), study_name)
+    return study, StudyPaths(Path(study_dir) / study_name)

@@ -9,6 +9,7 @@ that a search never looked at it.
 from __future__ import annotations
 
 import contextlib
+import functools
 import gzip
 import io
 import math
@@ -24,6 +25,7 @@ import torch.nn.functional as F
 from torchvision.datasets import MNIST
 from torchvision.datasets.utils import check_integrity
 
+from search.atomic import atomic_write
 from search.errors import UserError
 
 __all__ = [
@@ -77,6 +79,11 @@ class MnistData:
     device: torch.device
 
 
+def _gunzip(archive: Path, out: Path) -> None:
+    with gzip.open(archive, "rb") as src, open(out, "wb") as dst:
+        shutil.copyfileobj(src, dst)
+
+
 def _unpack_local(raw: Path) -> None:
     """Extract verified ``.gz`` files already in ``raw``, so offline loading needs no download step.
 
@@ -87,12 +94,8 @@ def _unpack_local(raw: Path) -> None:
         archive = raw / filename
         target = raw / archive.stem
         if not target.exists() and check_integrity(str(archive), md5):
-            # extract under a private name, then rename: workers starting together on a fresh
-            # data folder must never read a half-written file
-            tmp = raw / f".{archive.stem}.{os.getpid()}.tmp"
-            with gzip.open(archive, "rb") as src, open(tmp, "wb") as dst:
-                shutil.copyfileobj(src, dst)
-            os.replace(tmp, target)
+            # workers starting together on a fresh data folder must never read a half-written file
+            atomic_write(target, functools.partial(_gunzip, archive))
 
 
 def _read(

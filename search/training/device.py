@@ -1,16 +1,25 @@
-"""Which torch device a command trains on: ``auto`` (CUDA when there is one), cpu, cuda, cuda:N."""
+"""Which torch device a command trains on: ``auto`` (CUDA when there is one), cpu, cuda, cuda:N;
+and what it trains with: the cores it may use, the package versions (stored on every trial)."""
 
 from __future__ import annotations
 
+import functools
 import os
-
-import torch
+import platform
+from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING
 
 from search.errors import UserError
 
-__all__ = ["cpu_cores", "resolve_device"]
+if TYPE_CHECKING:
+    import torch
+
+__all__ = ["cpu_cores", "resolve_device", "versions"]
+
 
 def resolve_device(name: str) -> torch.device:
+    import torch  # here, not above: cpu_cores sizes the bench plans that `--help` shows
+
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
@@ -32,3 +41,15 @@ def cpu_cores() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         return os.cpu_count() or 1
+
+
+@functools.cache  # per process: package versions don't change between trials
+def versions() -> dict[str, str]:
+    """Python's version and each package's installed one (or "not installed")."""
+    out = {"python": platform.python_version()}
+    for pkg in ("nas-mnist", "torch", "torchvision", "optuna"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out

@@ -34,9 +34,22 @@ def _layer(module: str) -> str | None:
 
 
 def test_every_module_belongs_to_a_layer() -> None:
-    loose = [p.name for p in ROOT.glob("*.py") if p.stem not in ("__init__", "errors")]
+    loose = [p.name for p in ROOT.glob("*.py") if p.stem not in ("__init__", *search.SHARED)]
     assert not loose, f"modules outside the layer packages: {loose}"
     assert {p.name for p in ROOT.iterdir() if (p / "__init__.py").is_file()} == set(_rank())
+
+
+def test_shared_modules_import_no_layer_and_neither_torch_nor_optuna() -> None:
+    shared = {f"search.{m}" for m in search.SHARED}
+    for name in search.SHARED:
+        path = ROOT / f"{name}.py"
+        assert path.is_file(), name
+        bad = [m for m in _imports(path) if not any(m.startswith(s) for s in shared)]
+        assert not bad, f"{name}.py imports {bad}"
+        tree = ast.parse(path.read_text())
+        mods = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+        mods += [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+        assert not [m for m in mods if m.split(".")[0] in ("torch", "optuna", "space")], name
 
 
 def test_imports_go_down_only() -> None:
@@ -60,6 +73,31 @@ def test_no_command_imports_another_command() -> None:
             if m.startswith("search.cli.") and not m.startswith("search.cli.common") and not entry:
                 bad.append(f"cli/{path.name} imports {m}")
     assert not bad, "\n".join(bad)
+
+
+def _module(path: Path) -> str:
+    parts = ("search", *path.relative_to(ROOT).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def test_no_import_circles() -> None:
+    # within a layer imports may go either way; a circle (even through TYPE_CHECKING or a lazy
+    # import) means two modules that are one, or a piece in the wrong one
+    graph = {_module(p): set(_imports(p)) for p in ROOT.rglob("*.py")}
+    graph = {m: {d for d in deps if d in graph and d != m and not m.startswith(d + ".")}
+             for m, deps in graph.items()}
+    done: set[str] = set()
+
+    def visit(m: str, path: list[str]) -> None:
+        if m in path:
+            raise AssertionError("import circle: " + " -> ".join(path[path.index(m):] + [m]))
+        if m not in done:
+            for d in sorted(graph[m]):
+                visit(d, [*path, m])
+            done.add(m)
+
+    for m in sorted(graph):
+        visit(m, [])
 
 
 def test_space_never_imports_search_or_optuna() -> None:

@@ -8,14 +8,16 @@ import optuna
 import pytest
 
 from space import BOUNDS, REFERENCES, count_params, decode, size_for, smallest_budget, suggest
-from space.warmstart import FAST_RECIPE, MIN_SIZE, PLAN, SHAPES, STEP, warm_sizes, warm_starts
+from space.warmstart import FAST_RECIPE, MIN_SIZE, SHAPES, STEP, warm_sizes, warm_starts
 
 BUDGETS = [smallest_budget(), 600, 1_000, 2_000, 3_000, 6_016, 10_000, 20_000, 100_000]
+# a plan as the search gives one (search.config): shapes in order, each from a size up
+PLAN = {"onepool": 0, "ref10224": 3000, "ref6016": 1500}
 
 
 @pytest.mark.parametrize("budget", BUDGETS)
 def test_every_warm_start_is_a_draw_that_fits(budget: int) -> None:
-    starts = warm_starts(budget)
+    starts = warm_starts(budget, PLAN.items())
     names = {lab.split("@")[0] for lab, _ in starts}
     # every shape of the plan starts wherever the budget reaches its smallest size
     assert names == {n for n, lo in PLAN.items() if budget >= lo}
@@ -44,7 +46,7 @@ def test_sizes_run_from_the_budget_down_to_about_900(budget: int) -> None:
         assert budget < MIN_SIZE * STEP**0.5
     # each shape at each size from its own smallest up, as close under it as its width steps
     # allow (or its narrowest version, where even that is above the size: size draw 0)
-    starts = warm_starts(budget)
+    starts = warm_starts(budget, PLAN.items())
     for name, lo in PLAN.items():
         mine = [p for lab, p in starts if lab.startswith(f"{name}@")]
         want = sorted(s for s in sizes if s >= lo)

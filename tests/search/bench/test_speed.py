@@ -1,4 +1,4 @@
-"""`nas-mnist bench` (search.bench.speed) and the trainer's speed paths it measures."""
+"""`nas-mnist bench speed` (search.bench.speed) and the trainer's speed paths it measures."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from search.bench.speed import PLANS, bench_nets, same_work, trainer_rates
+from search.bench.plans import PLANS
+from search.bench.speed import bench_nets, same_work, trainer_rates
 from search.cli import main
 from search.training.data import MnistData, augment, batches, load_mnist, normalize
 from space import count_params
@@ -27,9 +28,10 @@ def _cells(out: str, net: str) -> list[str]:
 
 
 def test_bench_quick_on_cpu(mnist_root: Path, capsys: pytest.CaptureFixture) -> None:
-    assert main(["bench", "--quick", "--device", "cpu", "--data-dir", str(mnist_root)]) == 0
+    assert main(["bench", "speed", "--quick", "--device", "cpu",
+                 "--data-dir", str(mnist_root)]) == 0
     out = capsys.readouterr().out
-    assert "nas-mnist bench on cpu" in out and "training throughput" in out
+    assert "nas-mnist bench speed on cpu" in out and "training throughput" in out
     for net in ("ref10224", "d4959"):
         _, params, _threads, nb, ours, ratio = _cells(out, net)
         assert int(params) == count_params(bench_nets()[net])
@@ -45,7 +47,7 @@ def test_bench_quick_on_cpu(mnist_root: Path, capsys: pytest.CaptureFixture) -> 
 
 
 def test_bench_bad_threads(capsys: pytest.CaptureFixture) -> None:
-    assert main(["bench", "--device", "cpu", "--threads", "0,x"]) == 2
+    assert main(["bench", "speed", "--device", "cpu", "--threads", "0,x"]) == 2
     assert capsys.readouterr().err.count("\n") == 1
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import subprocess
 import sys
+from pathlib import Path
 
 import optuna
 import pytest
@@ -12,16 +13,17 @@ from optuna.distributions import FloatDistribution
 from optuna.trial import TrialState
 
 from search.cli import build_parser, main
-from search.cli.search import DEFAULTS
+from search.config import SearchConfig
 from search.loop.progress import EpochBar, trial_line
 from search.loop.summary import chance_warning
-from search.loop.worker import SearchArgs
 
 
 def test_help_imports_neither_torch_nor_optuna():
     # `nas-mnist --help` took 4-5 s when both were imported up front; now a fraction of a second
-    code = ("import sys\nfrom search.cli import build_parser\n"
-            "for c in ([], ['search'], ['train'], ['pareto'], ['export'], ['bench']):\n"
+    code = ("import sys\nimport search.config\nfrom search.cli import build_parser\n"
+            "from search.cli.bench import SUBCOMMANDS\n"
+            "for c in ([], ['search'], ['train'], ['pareto'], ['export'], ['bench'],\n"
+            "          *[['bench', s] for s in SUBCOMMANDS]):\n"
             "    try:\n        build_parser().parse_args([*c, '--help'])\n"
             "    except SystemExit:\n        pass\n"
             "print(sorted(m for m in ('torch', 'optuna', 'space') if m in sys.modules), "
@@ -30,16 +32,26 @@ def test_help_imports_neither_torch_nor_optuna():
     assert out.stderr.strip() == "[]", out.stderr
 
 
-@pytest.mark.parametrize("command", [[], ["search"], ["train"], ["pareto"], ["export"]])
+@pytest.mark.parametrize("command", [[], ["search"], ["train"], ["pareto"], ["export"], ["bench"]])
 def test_every_help_prints_without_error(command, capsys):
     with pytest.raises(SystemExit) as e:
         build_parser().parse_args([*command, "--help"])
     assert e.value.code == 0 and "usage: nas-mnist" in capsys.readouterr().out
 
 
-def test_search_help_defaults_are_search_args_defaults():
-    d = SearchArgs()
-    assert {k: getattr(d, k) for k in vars(DEFAULTS)} == vars(DEFAULTS)
+def test_search_without_flags_runs_the_search_config_defaults():
+    args = build_parser().parse_args(["search"])
+    assert SearchConfig.from_namespace(args) == SearchConfig()
+    flags = SearchConfig.from_namespace(build_parser().parse_args(
+        ["search", "--no-warm-start", "--no-references", "--no-prune", "--budget", "3000"]))
+    assert flags == SearchConfig(warm_start=False, references=False, prune=False, budget=3000)
+
+
+def test_search_config_travels_as_json():
+    import json
+
+    c = SearchConfig(budget=5000, study_dir=Path("x/y"), timeout=1.5, warm_plan=(("onepool", 9),))
+    assert SearchConfig.from_json(json.loads(json.dumps(c.to_json()))) == c
 
 
 def test_help_texts(capsys):
@@ -104,11 +116,11 @@ def test_epoch_bar_names_the_trial_and_shows_percent(capsys):
 
 def test_bar_mode_prints_a_line_per_trial_and_the_final_bar_once(tmp_path, mnist_root, tiny_data,
                                                                   capsys):
-    from search.loop.worker import prepare_study, work
+    from search.loop.run import prepare_study, work
 
-    a = SearchArgs(budget=2000, n_trials=2, epochs=1, study_name="bars", study_dir=tmp_path,
-                   data_dir=str(mnist_root), device="cpu", val_size=500, train_subset=1000,
-                   references=False, quiet=False)
+    a = SearchConfig(budget=2000, n_trials=2, epochs=1, study_name="bars", study_dir=tmp_path,
+                     data_dir=str(mnist_root), device="cpu", val_size=500, train_subset=1000,
+                     warm_start=False, references=False, quiet=False)
     work(a, prepare_study(a, tiny_data), tiny_data)
     out = capsys.readouterr()
     text = out.out + out.err
@@ -120,7 +132,7 @@ def test_bar_mode_prints_a_line_per_trial_and_the_final_bar_once(tmp_path, mnist
 
 def test_chance_warning_when_most_completed_trials_did_not_learn():
     study = optuna.create_study(directions=["maximize", "minimize"])
-    a = SearchArgs(epochs=1, train_subset=5000)
+    a = SearchConfig(epochs=1, train_subset=5000)
     for acc in (10.5, 11.0, 98.0):
         study.add_trial(_frozen(TrialState.COMPLETE, values=[acc, 1000]))
     msg = chance_warning(study, a)

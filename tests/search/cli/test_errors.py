@@ -42,7 +42,7 @@ def _needs(command: str) -> pytest.MarkDecorator:
 # the rest of a valid search command: a row's own option comes last and wins
 SEARCH = ["search", "--study-dir", "{studies}", "--data-dir", "{data}", "--device", "cpu",
           "--budget", "3000", "--epochs", "1", "--n-trials", "1", "--train-subset", "300",
-          "--val-size", "200", "--no-references", "--quiet"]
+          "--val-size", "200", "--no-warm-start", "--no-references", "--quiet"]
 E = "nas-mnist: error: "
 ES = "nas-mnist search: error: argument "
 NAME_RULE = "use letters, digits, '.', '_' or '-' (no path separators)"

@@ -38,6 +38,7 @@ def _search(mnist_root: Path, study_dir: Path, n_trials: int) -> subprocess.Comp
         str(study_dir),
         "--device",
         "cpu",
+        "--no-warm-start",
         "--no-references",
         "--quiet",
         "--jobs",

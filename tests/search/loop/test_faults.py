@@ -14,18 +14,19 @@ import torch
 from optuna.trial import TrialState
 
 import search.loop.objective as objective
+from search.config import SearchConfig
 from search.errors import UserError
-from search.loop.worker import SearchArgs, prepare_study, run_search, work
+from search.loop.run import prepare_study, run_search, work
 from space import REFERENCES, sample
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
 
-def _args(tmp_path: Path, mnist_root: Path, n_trials: int, **kw) -> SearchArgs:
-    return SearchArgs(
+def _args(tmp_path: Path, mnist_root: Path, n_trials: int, **kw) -> SearchConfig:
+    return SearchConfig(
         budget=2000, n_trials=n_trials, epochs=1, study_name="faults", study_dir=tmp_path,
         data_dir=str(mnist_root), device="cpu", val_size=500, train_subset=1000, quiet=True,
-        references=False, **kw,
+        warm_start=False, references=False, **kw,
     )
 
 

@@ -12,9 +12,10 @@ import pytest
 from optuna.samplers import TPESampler
 from optuna.trial import TrialState
 
+from search.config import SearchConfig
 from search.loop.interrupt import Terminated, _defer, exit_status, interruptible, safe_interrupts
 from search.loop.objective import INTERRUPTED
-from search.loop.worker import SearchArgs, prepare_study, work
+from search.loop.run import prepare_study, work
 
 
 def _frame_in(module: str, inner=None):
@@ -58,9 +59,9 @@ def test_ctrl_c_while_optuna_creates_a_trial_still_settles_it(monkeypatch, tmp_p
                                                                mnist_root: Path, tiny_data):
     # The window CI hit: Ctrl-C while study.ask() runs the sampler. The new trial is RUNNING in the
     # storage, yet no code of ours knows its number; delivered there, it was left RUNNING.
-    a = SearchArgs(budget=2000, n_trials=3, epochs=1, study_name="intr", study_dir=tmp_path,
-                   data_dir=str(mnist_root), device="cpu", val_size=500, train_subset=1000,
-                   quiet=True, references=False)
+    a = SearchConfig(budget=2000, n_trials=3, epochs=1, study_name="intr", study_dir=tmp_path,
+                     data_dir=str(mnist_root), device="cpu", val_size=500, train_subset=1000,
+                     quiet=True, warm_start=False, references=False)
     study = prepare_study(a, tiny_data)
     real = TPESampler.before_trial
 

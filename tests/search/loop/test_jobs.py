@@ -16,9 +16,9 @@ import torch
 from optuna.trial import TrialState
 
 from search.cli import main
+from search.config import SearchConfig
 from search.errors import UserError
 from search.loop.jobs import _worker_main, parse_devices, run_jobs
-from search.loop.worker import SearchArgs
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
@@ -62,7 +62,8 @@ def test_ctrl_c_is_forwarded_then_resume_tops_up(mnist_root: Path, tmp_path: Pat
     # trials on 3000 images: long enough to be caught running
     argv = [sys.executable, "-m", "search.cli",
             # no warm starts: the queue then holds only the interrupted trials' retries
-            *_argv(mnist_root, tmp_path, 3, "--jobs", "2", "--no-references", subset=3000)]
+            *_argv(mnist_root, tmp_path, 3, "--jobs", "2", "--no-warm-start", "--no-references",
+                   subset=3000)]
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=dict(os.environ, OMP_NUM_THREADS="1"))
     try:
@@ -89,7 +90,7 @@ def test_ctrl_c_is_forwarded_then_resume_tops_up(mnist_root: Path, tmp_path: Pat
     assert (tmp_path / "j" / "pareto.csv").is_file() == (finished > 0)
     capsys.readouterr()
 
-    assert main(_argv(mnist_root, tmp_path, 3, "--jobs", "2", "--no-references",
+    assert main(_argv(mnist_root, tmp_path, 3, "--jobs", "2", "--no-warm-start", "--no-references",
                       subset=3000)) == 0
     assert capsys.readouterr().out.startswith(f"resuming study 'j': {finished} of 3 trials")
     study = _study(tmp_path)
@@ -121,8 +122,7 @@ def test_bad_job_options_are_one_line_errors(extra: list[str], tmp_path: Path,
 
 
 def test_worker_reports_errors_and_stats(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    spec = {k: str(v) if isinstance(v, Path) else v
-            for k, v in vars(SearchArgs(budget=10, study_dir=tmp_path, device="cpu")).items()}
+    spec = SearchConfig(budget=10, study_dir=tmp_path, device="cpu").to_json()
     stats = tmp_path / "w0.json"
     assert _worker_main(["--stats", str(stats), json.dumps(spec)]) == 2
     assert "error: --budget 10" in capsys.readouterr().out
@@ -132,9 +132,9 @@ def test_worker_reports_errors_and_stats(tmp_path: Path, capsys: pytest.CaptureF
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_jobs_on_cuda(mnist_root: Path, tmp_path: Path) -> None:
-    a = SearchArgs(budget=5000, n_trials=3, epochs=1, study_name="j", study_dir=tmp_path,
-                   data_dir=str(mnist_root), val_size=300, train_subset=300, prune=False,
-                   quiet=True)
+    a = SearchConfig(budget=5000, n_trials=3, epochs=1, study_name="j", study_dir=tmp_path,
+                     data_dir=str(mnist_root), val_size=300, train_subset=300, prune=False,
+                     quiet=True)
     run = run_jobs(a, 2, ["cuda:0"], echo=False)
     assert len(run.study.get_trials(states=FINISHED)) == 3
     assert all(t.user_attrs["device"] == "cuda:0" for t in run.study.get_trials(states=FINISHED))

@@ -31,7 +31,7 @@ def _argv(mnist_root: Path, study_dir: Path, n_trials: int) -> list[str]:
         sys.executable, "-m", "search.cli", "search", "--budget", "2000", "--n-trials",
         str(n_trials), "--epochs", "1", "--train-subset", "500", "--val-size", "200",
         "--data-dir", str(mnist_root), "--study-dir", str(study_dir), "--study-name", NAME,
-        "--device", "cpu", "--no-references", "--quiet",
+        "--device", "cpu", "--no-warm-start", "--no-references", "--quiet",
         "--jobs", "1",  # one in-process worker: its own trial is what these tests stop
     ]
 

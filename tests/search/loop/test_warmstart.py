@@ -13,7 +13,8 @@ import torch
 from optuna.trial import TrialState
 
 from search.cli import build_parser
-from search.loop.worker import SearchArgs, enqueue_references, run_search
+from search.config import SearchConfig
+from search.loop.run import queue_references, queue_warm_starts, run_search
 from search.results.pareto import front_table
 from space import REFERENCES, Candidate, count_params, smallest_budget, warm_starts
 
@@ -33,10 +34,10 @@ def _memory_study() -> optuna.Study:
 
 
 @pytest.mark.parametrize("budget", [smallest_budget(), 5_000, 6_016, 10_000, 13_914, 20_000])
-def test_enqueues_scaled_shapes_then_the_references_within_budget(budget: int) -> None:
+def test_queues_scaled_shapes_then_the_references_within_budget(budget: int) -> None:
     study = _memory_study()
-    labels = enqueue_references(study, budget)
-    warm = warm_starts(budget)
+    labels = queue_warm_starts(study, budget) + queue_references(study, budget)
+    warm = warm_starts(budget, SearchConfig.warm_plan)
     refs = [n for n in REFERENCES if SIZES[n] <= budget]  # in REFERENCES order
     assert labels == [lab for lab, _ in warm] + refs
     waiting = study.get_trials(states=(TrialState.WAITING,))
@@ -48,15 +49,24 @@ def test_enqueues_scaled_shapes_then_the_references_within_budget(budget: int) -
         assert refs == ["ref6016", "ref9902"] and "ref10224@9.4k" in labels
 
 
-def _args(study_dir: Path, name: str, n_trials: int, references: bool) -> SearchArgs:
-    return SearchArgs(budget=7000, n_trials=n_trials, epochs=1, study_name=name,
-                      study_dir=study_dir, device="cpu", val_size=500, train_subset=1000,
-                      references=references, quiet=True)
+def test_warm_starts_follow_the_plan_given() -> None:
+    study = _memory_study()
+    labels = queue_warm_starts(study, 10_000, (("ref10224", 5000),))
+    assert labels and all(lab.startswith("ref10224@") for lab in labels)
+    assert all(float(lab.split("@")[1][:-1]) >= 4.0 for lab in labels)  # from ~5k up
+    assert not [t for t in study.get_trials() if "reference" in t.user_attrs]
+
+
+def _args(study_dir: Path, name: str, n_trials: int, warm: bool = True,
+          references: bool = True) -> SearchConfig:
+    return SearchConfig(budget=7000, n_trials=n_trials, epochs=1, study_name=name,
+                        study_dir=study_dir, device="cpu", val_size=500, train_subset=1000,
+                        warm_start=warm, references=references, quiet=True)
 
 
 def test_new_study_starts_with_warm_starts_and_labels_them(tmp_path: Path, tiny_data) -> None:
-    n_warm = len(warm_starts(7000))
-    study = run_search(_args(tmp_path, "warm", n_warm + 1, True), data=tiny_data)
+    n_warm = len(warm_starts(7000, SearchConfig.warm_plan))
+    study = run_search(_args(tmp_path, "warm", n_warm + 1), data=tiny_data)
     trials = sorted(study.get_trials(), key=lambda t: t.number)
     assert all(t.state == TrialState.COMPLETE for t in trials)
     first = trials[0]
@@ -80,16 +90,29 @@ def test_new_study_starts_with_warm_starts_and_labels_them(tmp_path: Path, tiny_
     assert any(lab in csv for lab in named.values() if lab)
 
     # resuming does not queue them again: the next trial is a sampled one
-    study = run_search(_args(tmp_path, "warm", n_warm + 2, True), data=tiny_data)
+    study = run_search(_args(tmp_path, "warm", n_warm + 2), data=tiny_data)
     t = next(t for t in study.get_trials() if t.number == n_warm + 1)
     assert "reference" not in t.user_attrs and "warm_start" not in t.user_attrs and t.params
 
 
-def test_no_references(tmp_path: Path, tiny_data) -> None:
-    args = build_parser().parse_args(["search", "--no-references"])
-    assert args.references is False
-    assert build_parser().parse_args(["search"]).references is True
-    study = run_search(_args(tmp_path, "cold", 1, False), data=tiny_data)
+def test_no_warm_start_and_no_references_are_separate_flags() -> None:
+    parse = build_parser().parse_args
+    assert (parse(["search"]).warm_start, parse(["search"]).references) == (True, True)
+    assert (parse(["search", "--no-warm-start"]).warm_start,
+            parse(["search", "--no-warm-start"]).references) == (False, True)
+    assert (parse(["search", "--no-references"]).warm_start,
+            parse(["search", "--no-references"]).references) == (True, False)
+
+
+def test_references_without_warm_starts(tmp_path: Path, tiny_data) -> None:
+    study = run_search(_args(tmp_path, "refs", 1, warm=False), data=tiny_data)
+    (done,) = [t for t in study.get_trials() if t.state != TrialState.WAITING]
+    assert done.user_attrs["reference"] == "ref6016"  # the only one within 7000 params
+    assert not [t for t in study.get_trials() if "warm_start" in t.user_attrs]
+
+
+def test_neither(tmp_path: Path, tiny_data) -> None:
+    study = run_search(_args(tmp_path, "cold", 1, warm=False, references=False), data=tiny_data)
     (t,) = study.get_trials()
     assert "reference" not in t.user_attrs and "warm_start" not in t.user_attrs and t.params
     assert not study.get_trials(states=(TrialState.WAITING,))

@@ -13,7 +13,9 @@ from optuna.trial import TrialState
 
 import search.results.evaluate
 from search.cli import main
-from search.loop.worker import SearchArgs, n_finished, run_search
+from search.config import SearchConfig
+from search.loop.run import run_search
+from search.store.study import n_finished
 from search.training import data
 from search.training.data import Split
 
@@ -56,9 +58,9 @@ def test_search_never_reads_the_test_set(
     garbage = {f: (raw / f).read_bytes() for f in TEST_FILES}
     loads = data.TEST_LOADS
 
-    args = SearchArgs(budget=3000, n_trials=2, epochs=1, study_name="guard", study_dir=tmp_path,
-                      data_dir=str(train_only_root), device="cpu", val_size=200,
-                      train_subset=300, quiet=True)
+    args = SearchConfig(budget=3000, n_trials=2, epochs=1, study_name="guard", study_dir=tmp_path,
+                        data_dir=str(train_only_root), device="cpu", val_size=200,
+                        train_subset=300, quiet=True)
     study = run_search(args)  # data=None: the search loads its data itself, from that root
 
     assert n_finished(study) == 2 and study.best_trials  # the search ran and has a front
@@ -88,8 +90,8 @@ def test_search_evaluate_reads_test_after_the_loop(
     monkeypatch.setattr(search.results.evaluate, "load_test", spy)
     argv = ["search", "--budget", "3000", "--n-trials", "2", "--epochs", "1",
             "--train-subset", "300", "--val-size", "200", "--data-dir", str(mnist_root),
-            "--study-dir", str(tmp_path), "--device", "cpu", "--no-references", "--quiet",
-            "--evaluate", "--reseed", "1"]
+            "--study-dir", str(tmp_path), "--device", "cpu", "--no-warm-start", "--no-references",
+            "--quiet", "--evaluate", "--reseed", "1"]
     assert main(argv) == 0
     assert seen == [2]  # once, after both trials had finished
     study = optuna.load_study(study_name="b3000", storage=f"sqlite:///{tmp_path / 'b3000.db'}")

@@ -20,8 +20,9 @@ import pandas as pd
 import pytest
 from optuna.trial import TrialState
 
+from search.config import SearchConfig
 from search.loop.objective import SURPLUS
-from search.loop.worker import SearchArgs, prepare_study, work
+from search.loop.run import prepare_study, work
 from search.store.study import redact, sqlalchemy_url
 from space import sample
 from space.warmstart import warm_starts
@@ -102,7 +103,8 @@ def test_concurrent_workers_share_one_study(pg_url, mnist_root, tiny_data, tmp_p
     # the new study queued more warm starts and references than the target: the rest stay queued,
     # never started, after every finished trial, for a rerun with a higher target
     waiting = [t for t in trials if t.state == TrialState.WAITING]
-    assert len(waiting) == len(warm_starts(7000)) + 1 - N_TRIALS > 0  # +1: ref6016
+    n_warm = len(warm_starts(7000, SearchConfig.warm_plan))
+    assert len(waiting) == n_warm + 1 - N_TRIALS > 0  # +1: ref6016
     assert all(t.datetime_start is None and ("warm_start" in t.user_attrs or "reference"
                in t.user_attrs) for t in waiting)
     assert min(t.number for t in waiting) > max(t.number for t in finished)
@@ -129,9 +131,10 @@ def test_dead_workers_trial_is_taken_over(pg_url, monkeypatch, tmp_path, mnist_r
                                           beats):
     monkeypatch.setenv("NAS_MNIST_HEARTBEAT_S", "1")
     monkeypatch.setenv("NAS_MNIST_GRACE_S", "2")
-    a = SearchArgs(budget=2000, n_trials=2, epochs=1, storage=pg_url, study_dir=tmp_path,
-                   study_name=f"dead-{uuid.uuid4().hex[:8]}", data_dir=str(mnist_root),
-                   device="cpu", val_size=500, train_subset=1000, quiet=True, references=False)
+    a = SearchConfig(budget=2000, n_trials=2, epochs=1, storage=pg_url, study_dir=tmp_path,
+                     study_name=f"dead-{uuid.uuid4().hex[:8]}", data_dir=str(mnist_root),
+                     device="cpu", val_size=500, train_subset=1000, quiet=True, warm_start=False,
+                     references=False)
     study = prepare_study(a, data=tiny_data)
     dead = study.ask()
     sample(dead, a.budget, a.epochs)

@@ -1,4 +1,4 @@
-"""Arm b of `nas-mnist bench --front --against REV`: the default search of another git revision.
+"""Arm b of `nas-mnist bench front --against REV`: the default search of another git revision.
 
 The revision's own code runs, not today's with old settings: a temporary ``git worktree`` of REV
 is checked out beside the repository, and its ``python -m search.cli search`` runs there with the
@@ -22,8 +22,8 @@ from pathlib import Path
 import optuna
 from optuna.trial import FrozenTrial
 
+from search.config import SearchConfig
 from search.errors import UserError
-from search.loop.worker import SearchArgs
 
 __all__ = ["repo_root", "resolve_rev", "search_at", "search_flags", "worktree"]
 
@@ -68,7 +68,7 @@ def worktree(commit: str, repo: Path | None = None) -> Iterator[Path]:
             _git("worktree", "prune", cwd=repo)
 
 
-def search_flags(a: SearchArgs, jobs: int) -> list[str]:
+def search_flags(a: SearchConfig, jobs: int) -> list[str]:
     """``search`` flags for the bench's settings of one run (no sampler/pruner flags: the other
     revision keeps its own defaults)."""
     f = ["--budget", str(a.budget), "--n-trials", str(a.n_trials), "--timeout", str(a.timeout),
@@ -82,7 +82,7 @@ def search_flags(a: SearchArgs, jobs: int) -> list[str]:
     return f
 
 
-def search_at(tree: Path, a: SearchArgs, jobs: int) -> list[FrozenTrial]:
+def search_at(tree: Path, a: SearchConfig, jobs: int) -> list[FrozenTrial]:
     """Run the worktree's own ``search`` with the bench's settings; its study's trials."""
     # the tree first on the path also for its own worker processes, whatever their cwd: an
     # editable install of this checkout would otherwise win
@@ -90,7 +90,7 @@ def search_at(tree: Path, a: SearchArgs, jobs: int) -> list[FrozenTrial]:
         [str(tree), *filter(None, [os.environ.get("PYTHONPATH")])])}
     env.pop("NAS_MNIST_JOBS", None)  # `--jobs` is given; an inherited override would win
     cmd = [sys.executable, "-m", "search.cli", "search", *search_flags(a, jobs)]
-    print(f"bench --front: in {tree}: {shlex.join(cmd[1:])}", file=sys.stderr, flush=True)
+    print(f"bench front: in {tree}: {shlex.join(cmd[1:])}", file=sys.stderr, flush=True)
     # its output goes to stderr, like the in-process arms': stdout keeps the bench's tables;
     # relayed line by line, as sys.stderr need not be a real file (pytest's capture is not)
     with subprocess.Popen(cmd, cwd=tree, env=env, stdout=subprocess.PIPE,

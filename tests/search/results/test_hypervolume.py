@@ -1,9 +1,8 @@
-"""The 2-D hypervolume behind the sampler comparison."""
+"""search.results.hypervolume: the 2-D hypervolume that `bench front` scores fronts with."""
 
-import pandas as pd
 import pytest
 
-from search.bench.sampler_bench import hypervolume, main
+from search.results.hypervolume import hypervolume
 
 
 def test_hypervolume_is_the_dominated_area():
@@ -30,21 +29,3 @@ def test_log_scale_weighs_each_decade_alike():
     lo = hypervolume([(96.0, 100), (97.0, 1000)], 90.0, 10000, log=True)
     hi = hypervolume([(95.0, 100), (98.0, 1000)], 90.0, 10000, log=True)
     assert lo == pytest.approx(13.0) and hi == pytest.approx(13.0)
-
-
-def test_unknown_sampler_is_refused_before_any_run(mnist_root, capsys):
-    with pytest.raises(ValueError, match="unknown sampler 'cmaes'"):
-        main(["--data-dir", str(mnist_root), "--samplers", "tpe,cmaes"])
-    assert capsys.readouterr().out == ""
-
-
-def test_small_comparison_runs_end_to_end(mnist_root, tmp_path, capsys):
-    out = tmp_path / "runs.csv"
-    main(["--data-dir", str(mnist_root), "--samplers", "tpe,random", "--seeds", "1",
-          "--trials", "2", "--epochs", "1", "--train-subset", "256", "--val-size", "128",
-          "--budget", "3000", "--ref-acc", "0", "--out", str(out)])
-    df = pd.read_csv(out)
-    assert sorted(df["sampler"]) == ["random", "tpe"]
-    assert (df["front"] >= 1).all() and (df["hv_log"] > 0).all()
-    assert (df["best"] <= 100).all()
-    assert "hv_log_mean" in capsys.readouterr().out

@@ -1,4 +1,4 @@
-"""`nas-mnist bench --front --score DIR ...`: earlier benches' studies scored as one bench."""
+"""`nas-mnist bench score DIR ...` (search.bench.score): earlier benches' studies scored as one."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ T0 = dt.datetime(2026, 1, 1, 12, 0)
 
 def _bench_run(folder: Path, name: str, points: list[tuple[float, float, float, int]],
                budget: int = 10_000) -> None:
-    """A study `name` as bench --front leaves it: trials (start, end minutes, acc %, params)."""
+    """A study `name` as `bench front` leaves it: trials (start, end minutes, acc %, params)."""
     folder.mkdir(parents=True, exist_ok=True)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(study_name=name, storage=f"sqlite:///{folder / name}.db",
@@ -40,8 +40,8 @@ def test_two_benches_scored_as_one_at_a_shorter_budget(tmp_path: Path,
     _bench_run(added, "a-s1", [(0, 2, 96.0, 1000)])
     _bench_run(added, "b-s1", [(0, 6, 95.0, 1000)])
     out = tmp_path / "scored"
-    assert main(["bench", "--front", "--score", str(first), "--score", str(added),
-                 "--minutes", "12", "--out", str(out)]) == 0
+    assert main(["bench", "score", str(first), str(added), "--minutes", "12",
+                 "--out", str(out)]) == 0
     text = capsys.readouterr().out
     assert "12 min per arm and seed" in text and "8 epochs" in text
     runs = pd.read_csv(out / "front_runs.csv")
@@ -62,8 +62,7 @@ def test_two_benches_scored_as_one_at_a_shorter_budget(tmp_path: Path,
     ("other-budget", "ran with {'budget': 5000"),
     ("no-b", "need runs of both arms"),
     ("empty", "no bench studies"),
-    ("out-is-input", "--out must not be one of the --score folders"),
-    ("seeds", "--seeds cannot be used with --score"),
+    ("out-is-input", "--out must not be one of the scored folders"),
 ])
 def test_bad_score_folders_are_one_line(case: str, msg: str, tmp_path: Path,
                                         capsys: pytest.CaptureFixture) -> None:
@@ -76,10 +75,9 @@ def test_bad_score_folders_are_one_line(case: str, msg: str, tmp_path: Path,
         _bench_run(two, "a-s0", [(0, 1, 97.0, 1000)])
     if case == "other-budget":  # a bench at another budget: its HV is on another scale
         _bench_run(two, "a-s1", [(0, 1, 97.0, 1000)], budget=5000)
-    dirs = [one] if case in ("no-b", "out-is-input", "seeds") else [one, two]
+    dirs = [one] if case in ("no-b", "out-is-input") else [one, two]
     out = one if case == "out-is-input" else tmp_path / "out"
-    argv = ["bench", "--front", *[x for d in dirs for x in ("--score", str(d))], "--out", str(out)]
-    assert main([*argv, *(["--seeds", "2"] if case == "seeds" else [])]) == 2
+    assert main(["bench", "score", *map(str, dirs), "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert msg in err and err.count("\n") == 1
     assert not (tmp_path / "out").exists()  # nothing written

@@ -6,7 +6,8 @@ worker that finds the remaining trials running elsewhere waits for them (taking 
 worker dies) instead of starting extra ones.
 
 ``prepare_study`` validates everything and opens/creates the study (nothing is written before
-validation passes); ``work`` is one worker's loop; ``run_search`` is both plus the front.
+validation passes; a new study gets its warm starts and references queued); ``work`` is one
+worker's loop; ``run_search`` is both plus the front. Worker processes of ``--jobs``: loop.jobs.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from __future__ import annotations
 import sys
 import time
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 
 import optuna
@@ -23,21 +23,21 @@ from optuna.storages import fail_stale_trials
 from optuna.trial import TrialState
 from tqdm.auto import tqdm
 
+from search.config import SearchConfig
 from search.errors import UserError
-from search.loop.interrupt import Terminated, exit_status, leave_at_once, safe_interrupts
+from search.loop.interrupt import exit_status, leave_at_once, safe_interrupts
 from search.loop.objective import INTERRUPTED, SURPLUS, Objective
 from search.loop.progress import EpochBar, trial_line
 from search.loop.pruner import ParetoPruner
-from search.loop.summary import announce, finish
+from search.loop.summary import announce, finish, stopped_line
 from search.results.pareto import front_trials
 from search.store.study import (
     StudyPaths,
     check_study_name,
     check_writable,
-    default_storage,
+    n_finished,
     open_storage,
     open_study,
-    redact,
     requeue,
 )
 from search.training.data import MnistData, load_mnist
@@ -45,71 +45,34 @@ from search.training.device import resolve_device
 from space import REFERENCES, count_params, smallest_budget, warm_starts
 
 __all__ = [
-    "SearchArgs", "enqueue_references", "load_data", "n_finished", "prepare_study",
+    "load_data", "prepare_study", "queue_references", "queue_warm_starts",
     "run_search", "validate", "work",
 ]
 
-FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 MAX_FAILS_IN_A_ROW = 3  # trials; a systematic error should stop the run, not burn the budget
 MAX_POLL_S = 5  # seconds between looks at the study while waiting for other workers' trials
 
 
-@dataclass
-class SearchArgs:
-    budget: int = 10_000  # params
-    n_trials: int = 100  # study total of finished trials
-    timeout: float | None = None  # seconds for this run; no new trial starts after it
-    epochs: int = 15
-    study_name: str | None = None  # default b<budget>
-    storage: str | None = None  # default sqlite:///<study_dir>/<name>.db
-    study_dir: Path = Path("studies")
-    data_dir: str | None = None
-    device: str = "auto"
-    seed: int = 0
-    val_size: int = 10_000  # images carved from the 60k training set
-    train_subset: int | None = None  # train on the first N training images only (quick runs)
-    references: bool = True  # warm starts (proven shapes re-widthed) + references that fit
-    sampler: str = "tpe"  # tpe | random (random: the baseline of `bench --front`)
-    prune: bool = True
-    quiet: bool = False
-
-    @property
-    def name(self) -> str:
-        return self.study_name or f"b{self.budget}"
-
-    @property
-    def paths(self) -> StudyPaths:
-        return StudyPaths(Path(self.study_dir) / self.name)
-
-    @property
-    def storage_url(self) -> str:
-        return self.storage or default_storage(Path(self.study_dir), self.name)
-
-    def settings(self) -> dict[str, object]:
-        """What a resumed study must agree on (anything else may change between runs)."""
-        return {"budget": self.budget, "epochs": self.epochs, "val_size": self.val_size,
-                "seed": self.seed, "train_subset": self.train_subset, "sampler": self.sampler}
-
-
-def n_finished(study: optuna.Study) -> int:
-    return len(study.get_trials(deepcopy=False, states=FINISHED))
-
-
-def enqueue_references(study: optuna.Study, budget: int) -> list[str]:
-    """Queue a new study's first trials: proven shapes re-widthed to sizes up to `budget` with
-    the fast recipe (points of the space, labelled e.g. onepool@1.9k; space.warmstart),
-    then the exact reference nets that fit, with their own recipes. Returns the labels."""
+def queue_warm_starts(study: optuna.Study, budget: int,
+                      plan: tuple[tuple[str, int], ...] = SearchConfig.warm_plan) -> list[str]:
+    """Queue proven shapes re-widthed to sizes up to `budget` with the fast recipe (points of the
+    space, so the sampler learns from them; labelled e.g. onepool@1.9k). Returns the labels."""
     labels = []
-    for lab, params in warm_starts(budget):
+    for lab, params in warm_starts(budget, plan):
         study.enqueue_trial(params, user_attrs={"warm_start": lab})
         labels.append(lab)
+    return labels
+
+
+def queue_references(study: optuna.Study, budget: int) -> list[str]:
+    """Queue the exact reference nets that fit `budget`, each with its own recipe."""
     names = [n for n, c in REFERENCES.items() if count_params(c.net) <= budget]
     for n in names:
         study.enqueue_trial({}, user_attrs={"reference": n})
-    return labels + names
+    return names
 
 
-def validate(a: SearchArgs) -> torch.device:
+def validate(a: SearchConfig) -> torch.device:
     """Refuse bad settings before anything is written; returns the training device."""
     if a.budget < smallest_budget():
         raise UserError(
@@ -132,12 +95,13 @@ def validate(a: SearchArgs) -> torch.device:
     return device
 
 
-def load_data(a: SearchArgs, device: torch.device) -> MnistData:
+def load_data(a: SearchConfig, device: torch.device) -> MnistData:
     return load_mnist(a.data_dir, device=device, val_size=a.val_size, subset=a.train_subset)
 
 
-def prepare_study(a: SearchArgs, data: MnistData | None = None) -> optuna.Study:
-    """Validate, open the storage, create or load the study; a new study gets the references once.
+def prepare_study(a: SearchConfig, data: MnistData | None = None) -> optuna.Study:
+    """Validate, open the storage, create or load the study; a new study gets its warm starts
+    and references once.
 
     Safe to call from every worker at once. Without `data`, MNIST is loaded once on the CPU just
     to prove it is there before the storage is touched.
@@ -147,29 +111,31 @@ def prepare_study(a: SearchArgs, data: MnistData | None = None) -> optuna.Study:
         load_data(a, torch.device("cpu"))
     storage = open_storage(a.storage_url)
 
-    def on_create(study: optuna.Study) -> None:
+    def on_create(study: optuna.Study) -> None:  # warm starts first: small nets, a front soon
+        if a.warm_start:
+            queue_warm_starts(study, a.budget, a.warm_plan)
         if a.references:
-            enqueue_references(study, a.budget)
+            queue_references(study, a.budget)
 
-    return open_study(storage, a.name, seed=a.seed, settings=a.settings(),
-                      sampler_kind=a.sampler, on_create=on_create)
+    return open_study(storage, a.name, seed=a.seed, settings=a.settings(), sampler_kind=a.sampler,
+                      startup_trials=a.startup_trials, on_create=on_create)
 
 
-def work(a: SearchArgs, study: optuna.Study, data: MnistData | None = None) -> None:
+def work(a: SearchConfig, study: optuna.Study, data: MnistData | None = None) -> None:
     """One worker: run trials until the study holds `a.n_trials` finished ones (or the timeout)."""
     device = validate(a)
     if data is None:
         data = load_data(a, device)
-    pruner = ParetoPruner(enabled=a.prune)
+    pruner = ParetoPruner.of(a)
     obj = Objective(  # no trainer bar: EpochBar draws one that names the trial
         budget=a.budget, epochs=a.epochs, seed=a.seed, data=data, target=a.n_trials,
-        pruner=pruner, store=a.paths.artifact_store(), progress=False,
+        pruner=pruner, store=StudyPaths(a.study_root).artifact_store(), progress=False,
     )
     with safe_interrupts():
         _loop(study, obj, a)
 
 
-def run_search(a: SearchArgs, data: MnistData | None = None) -> optuna.Study:
+def run_search(a: SearchConfig, data: MnistData | None = None) -> optuna.Study:
     device = validate(a)
     if data is None:
         data = load_data(a, device)
@@ -184,14 +150,14 @@ def run_search(a: SearchArgs, data: MnistData | None = None) -> optuna.Study:
     return study
 
 
-def _say(a: SearchArgs, msg: str) -> None:
+def _say(a: SearchConfig, msg: str) -> None:
     if a.quiet:
         print(msg, flush=True)
     else:
         tqdm.write(msg)
 
 
-def _loop(study: optuna.Study, obj: Objective, a: SearchArgs) -> None:
+def _loop(study: optuna.Study, obj: Objective, a: SearchConfig) -> None:
     start, fails, waiting = time.monotonic(), 0, False
     run = obj if a.quiet else EpochBar(obj, a.epochs)
     bar = tqdm(total=a.n_trials, initial=min(n_finished(study), a.n_trials),
@@ -241,10 +207,7 @@ def _loop(study: optuna.Study, obj: Objective, a: SearchArgs) -> None:
                 note = _settle_interrupted(study, obj.last_number)
             except Exception:  # the storage is unwell; heartbeats will clean up after us
                 note = ""
-            what = "terminated (SIGTERM)" if isinstance(e, Terminated) else "interrupted"
-            print(f"\n{what}: {note}{n_finished(study)} of {a.n_trials} trials finished. "
-                  f"Rerun the same command to resume study {a.name!r} "
-                  f"({redact(a.storage_url)}).", file=sys.stderr, flush=True)
+            print("\n" + stopped_line(e, study, a, note), file=sys.stderr, flush=True)
         except KeyboardInterrupt:
             pass  # a second Ctrl-C: leave at once; heartbeats clean up after us
         raise SystemExit(code) from None
@@ -253,7 +216,7 @@ def _loop(study: optuna.Study, obj: Objective, a: SearchArgs) -> None:
         bar.close()
 
 
-def _wait_for_others(study: optuna.Study, a: SearchArgs, running: int, waiting: bool) -> bool:
+def _wait_for_others(study: optuna.Study, a: SearchConfig, running: int, waiting: bool) -> bool:
     """The rest of the target is running in other workers: wait a moment, in case one of them
     died (its trial turns FAIL after the grace period and is queued again, for us to run).
     False where that can never happen (a storage without heartbeats)."""

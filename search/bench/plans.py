@@ -1,0 +1,68 @@
+"""How much each benchmark measures: the plans of `bench speed` and `bench front`, as data.
+
+No torch, optuna or pandas here: `nas-mnist bench ... --help` shows these defaults, and building
+the parser must stay fast.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from search.config import SearchConfig
+from search.training.device import cpu_cores
+
+__all__ = ["BENCH_EPOCHS", "FULL", "PLANS", "QUICK", "FrontPlan", "Plan"]
+
+BENCH_EPOCHS = 8  # epochs per trial of the search benches: the issue's accuracy goals are at 8
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How much `bench speed` measures. Steps are optimizer steps of one batch."""
+
+    steps: int  # timed steps per repetition
+    reps: int  # repetitions; the median is quoted
+    warmup: int  # untimed steps before the first repetition
+    trials: int  # search section: finished trials per run
+    epochs: int  # per trial
+    subset: int  # training images per trial
+    val: int  # validation images
+    jobs: int  # concurrent workers compared with 1
+
+
+PLANS = {  # (device type, --quick) -> plan
+    ("cpu", False): Plan(steps=20, reps=3, warmup=3, trials=8, epochs=2, subset=5000, val=2000,
+                         jobs=2),
+    ("cpu", True): Plan(steps=3, reps=2, warmup=1, trials=2, epochs=1, subset=256, val=256, jobs=2),
+    ("cuda", False): Plan(steps=80, reps=5, warmup=20, trials=32, epochs=3, subset=10_000,
+                          val=10_000, jobs=8),
+    ("cuda", True): Plan(steps=10, reps=2, warmup=3, trials=8, epochs=1, subset=2048, val=1000,
+                         jobs=8),
+}
+
+
+@dataclass(frozen=True)
+class FrontPlan:
+    """How much `bench front` runs; ``minutes`` is per arm and seed."""
+
+    seeds: int = 2
+    first_seed: int = 0  # the runs are seeds first_seed, first_seed + 1, ...
+    minutes: float = 12.0
+    epochs: int = BENCH_EPOCHS
+    budget: int = SearchConfig.budget
+    jobs: int = 2  # worker processes per run; 1 runs in this process (MNIST read once)
+    train_subset: int | None = None  # None: all 50k training images
+    val_size: int = SearchConfig.val_size
+    ref_acc: float = 90.0  # % : hypervolume reference accuracy (search.results.hypervolume)
+
+
+# "About an hour on a 2-core CPU": 2 seeds x 2 arms x 12 minutes with 2 workers of one thread each
+# (every core busy). A 10k-parameter net takes about 3 minutes per worker at 8 epochs there, so a
+# run may overrun by that much: 4 x (12 + up to 3) min plus start-up is 50-62 min. 2 seeds are the
+# fewest that give a spread; in 12 minutes 2 workers finish roughly 10-30 trials, a front from a
+# few hundred parameters to the budget.
+FULL = FrontPlan(jobs=min(FrontPlan.jobs, cpu_cores()))
+# A smoke test: 2 x 2 runs of 20 s on 2,000 images at 1 epoch, in this process (no worker start-up);
+# such nets sit far below 90 %, so the reference is chance level, else every HV would be 0.
+QUICK = FrontPlan(seeds=2, minutes=20 / 60, epochs=1, budget=2000, jobs=1, train_subset=2000,
+                  val_size=500, ref_acc=10.0)

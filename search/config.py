@@ -1,0 +1,94 @@
+"""Every default of a search, in one frozen dataclass: what `nas-mnist search --help` shows, what
+the loop runs with, what the benches start from.
+
+Imports nothing but the standard library (no torch, no optuna), so that the command line builds
+its help from it in a fraction of a second, and every layer of ``search`` may import it (as
+``search.errors``). Field names are the ``search`` flags' (``--n-trials`` is ``n_trials``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = ["SAMPLERS", "SearchConfig", "default_storage"]
+
+SAMPLERS = ("tpe", "random")  # --sampler choices; random is the baseline of `bench front`
+
+
+def default_storage(study_dir: Path, name: str) -> str:
+    """The storage of a study without --storage: one SQLite file per study in its folder."""
+    return f"sqlite:///{Path(study_dir) / f'{name}.db'}"
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    # what is searched
+    budget: int = 10_000  # params per net, at most
+    epochs: int = 15  # per trial
+    val_size: int = 10_000  # validation images carved from the 60k training set
+    train_subset: int | None = None  # train on the first N training images only (quick runs)
+    seed: int = 0  # sampler seed; trial k trains with seed + k
+    # how much
+    n_trials: int = 100  # study total of finished (complete + pruned) trials, all runs and workers
+    timeout: float | None = None  # seconds of this run; no new trial starts after it
+    # how trials are drawn and cut
+    sampler: str = "tpe"  # one of SAMPLERS
+    startup_trials: int = 10  # TPE: random draws before it models the study (queued ones count)
+    prune: bool = True  # Pareto-aware successive halving over epochs (search.loop.pruner)
+    prune_eta: int = 3  # a rung keeps the top 1/eta of the trials that reached it
+    prune_first_epoch: int = 1  # epoch of the first rung; then first * eta**k below the last
+    prune_min_at_rung: int = 3  # trials (the judged one included) at a rung before it cuts
+    # what a new study starts with
+    warm_start: bool = True  # proven shapes re-widthed to sizes up to the budget (space.warmstart)
+    # Which shapes, in this order, each from what size (params) up. Measured at 8 epochs with
+    # FAST_RECIPE on 50k images, one CPU thread (docs/benchmarks.md, "Strong starts"): onepool
+    # reached 96.6-99.1 % val at 0.9k-9.2k params, ref10224's shape is ~1.5x slower but was the best
+    # shape at 15 epochs and 19k params, and a second shape gives the sampler more to learn from;
+    # the other reference shapes were pruned at epoch 1 or beaten by onepool.
+    warm_plan: tuple[tuple[str, int], ...] = (("onepool", 0), ("ref10224", 3000))
+    references: bool = True  # the exact hand-tuned reference nets that fit the budget
+    # where
+    study_name: str | None = None  # default b<budget>
+    study_dir: Path = Path("studies")  # SQLite studies and their outputs
+    storage: str | None = None  # Optuna storage URL; default sqlite:///<study_dir>/<name>.db
+    data_dir: str | None = None  # MNIST root; default $NAS_MNIST_DATA or ~/.cache/nas-mnist
+    device: str = "auto"  # auto, cpu, cuda or cuda:N
+    quiet: bool = False  # log lines instead of progress bars
+
+    @property
+    def name(self) -> str:
+        return self.study_name or f"b{self.budget}"
+
+    @property
+    def study_root(self) -> Path:
+        """The study's own folder of outputs (search.store.study.StudyPaths)."""
+        return Path(self.study_dir) / self.name
+
+    @property
+    def storage_url(self) -> str:
+        return self.storage or default_storage(Path(self.study_dir), self.name)
+
+    def settings(self) -> dict[str, object]:
+        """What a resumed study must agree on (anything else may change between runs)."""
+        return {"budget": self.budget, "epochs": self.epochs, "val_size": self.val_size,
+                "seed": self.seed, "train_subset": self.train_subset, "sampler": self.sampler}
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON values (for a --jobs worker's command line); from_json reads them back."""
+        out = dataclasses.asdict(self)
+        out["study_dir"] = str(self.study_dir)
+        return out
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> SearchConfig:
+        return cls(**{**d, "study_dir": Path(d["study_dir"]),
+                      "warm_plan": tuple((str(s), int(n)) for s, n in d["warm_plan"])})
+
+    @classmethod
+    def from_namespace(cls, ns: object) -> SearchConfig:
+        """The fields an argparse namespace holds; the rest keep their defaults."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in vars(ns).items() if k in names})
