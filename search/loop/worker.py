@@ -14,6 +14,7 @@ from __future__ import annotations
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from tqdm.auto import tqdm
 from search.errors import UserError
 from search.loop.interrupt import Terminated, exit_status, leave_at_once, safe_interrupts
 from search.loop.objective import INTERRUPTED, SURPLUS, Objective
-from search.loop.progress import EpochBar, trial_line
+from search.loop.progress import EpochBar, StudyBar, trial_line
 from search.loop.pruner import ParetoPruner
 from search.loop.summary import announce, finish
 from search.results.pareto import front_trials
@@ -52,6 +53,8 @@ __all__ = [
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 MAX_FAILS_IN_A_ROW = 3  # trials; a systematic error should stop the run, not burn the budget
 MAX_POLL_S = 5  # seconds between looks at the study while waiting for other workers' trials
+# wraps (objective, epochs) to show the running trial: progress.EpochBar or progress.Relay
+Watch = Callable[[Objective, int], Callable[[optuna.Trial], tuple[float, int]]]
 
 
 @dataclass
@@ -155,8 +158,11 @@ def prepare_study(a: SearchArgs, data: MnistData | None = None) -> optuna.Study:
                       sampler_kind=a.sampler, on_create=on_create)
 
 
-def work(a: SearchArgs, study: optuna.Study, data: MnistData | None = None) -> None:
-    """One worker: run trials until the study holds `a.n_trials` finished ones (or the timeout)."""
+def work(a: SearchArgs, study: optuna.Study, data: MnistData | None = None, *,
+         watch: Watch | None = None) -> None:
+    """One worker: run trials until the study holds `a.n_trials` finished ones (or the timeout).
+    ``watch`` wraps the objective to show the running trial (default: the epoch bar, unless
+    quiet); a ``--jobs`` worker relays it to its parent instead."""
     device = validate(a)
     if data is None:
         data = load_data(a, device)
@@ -166,7 +172,7 @@ def work(a: SearchArgs, study: optuna.Study, data: MnistData | None = None) -> N
         pruner=pruner, store=a.paths.artifact_store(), progress=False,
     )
     with safe_interrupts():
-        _loop(study, obj, a)
+        _loop(study, obj, a, watch)
 
 
 def run_search(a: SearchArgs, data: MnistData | None = None) -> optuna.Study:
@@ -191,11 +197,13 @@ def _say(a: SearchArgs, msg: str) -> None:
         tqdm.write(msg)
 
 
-def _loop(study: optuna.Study, obj: Objective, a: SearchArgs) -> None:
+def _loop(study: optuna.Study, obj: Objective, a: SearchArgs, watch: Watch | None) -> None:
     start, fails, waiting = time.monotonic(), 0, False
-    run = obj if a.quiet else EpochBar(obj, a.epochs)
-    bar = tqdm(total=a.n_trials, initial=min(n_finished(study), a.n_trials),
-               desc=f"study {a.name}", unit="trial", disable=a.quiet, dynamic_ncols=True)
+    watch = watch or (None if a.quiet else EpochBar)
+    run = obj if watch is None else watch(obj, a.epochs)
+    bar = StudyBar(total=a.n_trials, initial=min(n_finished(study), a.n_trials),
+                   desc=f"study {a.name}", unit="trial", disable=a.quiet, dynamic_ncols=True,
+                   timeout=a.timeout)
     level = optuna.logging.get_verbosity()
     # Optuna logs each failed trial with its traceback; our own line per trial says why instead.
     optuna.logging.set_verbosity(max(level, optuna.logging.ERROR))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from optuna.trial import TrialState
 from search.cli import main
 from search.errors import UserError
 from search.loop.jobs import _worker_main, parse_devices, run_jobs
+from search.loop.progress import PROGRESS_TAG
 from search.loop.worker import SearchArgs
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
@@ -54,7 +56,25 @@ def test_two_jobs_finish_exactly_n_distinct_trials(mnist_root: Path, tmp_path: P
     assert all(t.user_attrs["device"] == "cpu" for t in done)
     assert not study.get_trials(states=(TrialState.RUNNING, TrialState.WAITING))
     assert "[w0] trial" in out and out.count("Pareto front of study 'j'") == 1  # one front
+    assert PROGRESS_TAG not in out  # the workers' progress lines are the parent's, not shown
     assert (tmp_path / "j" / "pareto.csv").is_file()
+
+
+def test_parent_shows_each_workers_running_trial(mnist_root: Path, tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture) -> None:
+    argv = _argv(mnist_root, tmp_path, 2, "--jobs", "2", "--timeout", "600")
+    argv.remove("--quiet")
+    assert main(argv) == 0
+    out, err = capsys.readouterr()
+    assert PROGRESS_TAG not in out + err
+    done = _study(tmp_path).get_trials(states=FINISHED)
+    assert len(done) == 2
+    for t in done:  # each trial's line under the study bar: worker, size, epoch, accuracy
+        line = (rf"\[w[01]\] trial {t.number}: {t.user_attrs['params']:,} params epoch 1/1 \|"
+                rf".*val_acc={t.user_attrs['val_acc'][-1]:.2f}%, {re.escape(t.user_attrs['arch'])}")
+        assert re.search(line, err), line
+    # before a trial finished the ETA is the time left to --timeout
+    assert re.search(r"study j x2: +0%.* 0/2 \[00:0\d<(09:5\d|10:00) \(timeout\)", err)
 
 
 def test_ctrl_c_is_forwarded_then_resume_tops_up(mnist_root: Path, tmp_path: Path,
