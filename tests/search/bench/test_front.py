@@ -153,6 +153,7 @@ def test_front_flags_are_checked(argv: list[str], msg: str, capsys: pytest.Captu
     assert msg in err and err.count("\n") == 1
 
 
+@pytest.mark.slow
 def test_front_quick_end_to_end(mnist_root: Path, tmp_path: Path,
                                 capsys: pytest.CaptureFixture) -> None:
     out = tmp_path / "front"
@@ -211,6 +212,7 @@ def test_against_an_unknown_revision_is_one_line(tmp_path: Path,
     assert not out.exists()  # nothing written
 
 
+@pytest.mark.slow
 def test_front_against_a_revision_runs_its_own_code(mnist_root: Path, tmp_path: Path,
                                                     capsys: pytest.CaptureFixture) -> None:
     from search.bench.baseline import repo_root, resolve_rev

@@ -43,6 +43,7 @@ def _running(study_dir: Path) -> bool:
         return False
 
 
+@pytest.mark.slow
 def test_two_jobs_finish_exactly_n_distinct_trials(mnist_root: Path, tmp_path: Path,
                                                     capsys: pytest.CaptureFixture) -> None:
     assert main(_argv(mnist_root, tmp_path, 4, "--jobs", "2")) == 0
@@ -60,6 +61,7 @@ def test_two_jobs_finish_exactly_n_distinct_trials(mnist_root: Path, tmp_path: P
     assert (tmp_path / "j" / "pareto.csv").is_file()
 
 
+@pytest.mark.slow
 def test_parent_shows_each_workers_running_trial(mnist_root: Path, tmp_path: Path,
                                                   capsys: pytest.CaptureFixture) -> None:
     argv = _argv(mnist_root, tmp_path, 2, "--jobs", "2", "--timeout", "600")
@@ -77,6 +79,7 @@ def test_parent_shows_each_workers_running_trial(mnist_root: Path, tmp_path: Pat
     assert re.search(r"study j x2: +0%.* 0/2 \[00:0\d<(09:5\d|10:00) \(timeout\)", err)
 
 
+@pytest.mark.slow
 def test_ctrl_c_is_forwarded_then_resume_tops_up(mnist_root: Path, tmp_path: Path,
                                                  capsys: pytest.CaptureFixture) -> None:
     # trials on 3000 images: long enough to be caught running
@@ -150,6 +153,8 @@ def test_worker_reports_errors_and_stats(tmp_path: Path, capsys: pytest.CaptureF
     assert s["max_rss_mb"] > 10 and s["cuda_peak_mb"] != s["cuda_peak_mb"]  # NaN on CPU
 
 
+@pytest.mark.slow
+@pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_jobs_on_cuda(mnist_root: Path, tmp_path: Path) -> None:
     a = SearchArgs(budget=5000, n_trials=3, epochs=1, study_name="j", study_dir=tmp_path,

@@ -54,6 +54,7 @@ def _args(study_dir: Path, name: str, n_trials: int, references: bool) -> Search
                       references=references, quiet=True)
 
 
+@pytest.mark.slow
 def test_new_study_starts_with_warm_starts_and_labels_them(tmp_path: Path, tiny_data) -> None:
     n_warm = len(warm_starts(7000))
     study = run_search(_args(tmp_path, "warm", n_warm + 1, True), data=tiny_data)
@@ -85,6 +86,7 @@ def test_new_study_starts_with_warm_starts_and_labels_them(tmp_path: Path, tiny_
     assert "reference" not in t.user_attrs and "warm_start" not in t.user_attrs and t.params
 
 
+@pytest.mark.slow
 def test_no_references(tmp_path: Path, tiny_data) -> None:
     args = build_parser().parse_args(["search", "--no-references"])
     assert args.references is False
