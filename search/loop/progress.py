@@ -133,7 +133,8 @@ class Relay(_Follow):
         print(p.to_line(), flush=True)
 
     def end(self, p: TrialProgress) -> None:
-        print(dataclasses.replace(p, running=False).to_line(), flush=True)
+        if p.arch is not None:  # a trial that stood down before it began was never shown
+            print(dataclasses.replace(p, running=False).to_line(), flush=True)
 
 
 class WorkerBoard:

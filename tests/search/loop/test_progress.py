@@ -69,6 +69,12 @@ def test_relay_prints_each_change_of_the_running_trial(capsys: pytest.CaptureFix
     assert TrialProgress.from_line("trial 0 complete params=1,234") is None
     assert TrialProgress.from_line(PROGRESS_TAG + "{not json") is None
 
+    def stands_down(trial):  # a surplus trial ends before it sets any attr
+        raise optuna.TrialPruned
+
+    study.optimize(Relay(stands_down, 2), n_trials=1)
+    assert capsys.readouterr().out == ""  # never shown, so no end either
+
 
 def test_board_keeps_a_line_per_worker(capsys: pytest.CaptureFixture) -> None:
     board = WorkerBoard(2)
