@@ -5,12 +5,13 @@ that also unpacks it before any worker reads it, the study with its queued first
 starts N copies of this module. Each worker loads MNIST onto its own device and runs
 :func:`~search.loop.run.work` against the shared storage: Optuna hands out trial numbers, the
 sampler seeds its draws per trial (so workers sharing ``--seed`` draw different nets), and the
-objective's surplus check stops the workers at exactly ``--n-trials`` finished trials. Workers log
-one line per trial, which the parent relays with the worker's index under a single progress bar
-polled from the storage. Ctrl-C (or SIGTERM) in the parent is forwarded to the workers as SIGINT
-(each marks its running trial FAIL and exits) and the parent waits for them. Processes, not
-threads: each trial needs its own global RNG, autocast state and CUDA context, and the GIL would
-serialise the Python-side kernel launches that bound tiny nets.
+loop's surplus check stops the workers at exactly ``--n-trials`` finished trials. Workers log one
+line per trial, which the parent relays with the worker's index, and their running trial's
+progress (search.loop.progress.Relay), which the parent draws as one line per worker under the
+study bar. Ctrl-C (or SIGTERM) in the parent is forwarded to the workers as SIGINT (each marks its
+running trial FAIL and exits) and the parent waits for them. Processes, not threads: each trial
+needs its own global RNG, autocast state and CUDA context, and the GIL would serialise the
+Python-side kernel launches that bound tiny nets.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from search.atomic import atomic_write
 from search.config import SearchConfig
 from search.errors import UserError
 from search.loop.interrupt import Terminated, exit_status
+from search.loop.progress import Relay, StudyBar, TrialProgress, WorkerBoard
 from search.loop.run import load_data, prepare_study, validate, work
 from search.loop.summary import announce, finish, stopped_line
 from search.store.study import StudyPaths, n_finished
@@ -48,7 +50,7 @@ from search.training.device import cpu_cores, resolve_device
 __all__ = ["JobsRun", "WorkerError", "WorkerStats", "default_jobs", "parse_devices",
            "run_jobs"]
 
-POLL_S = 2.0  # seconds between the parent's looks at the storage (progress bar), at most
+POLL_S = 1.0  # seconds between the parent's looks at the storage (study bar), at most
 STOP_WAIT_S = 120  # seconds the parent waits for interrupted workers before terminating them
 
 
@@ -138,9 +140,10 @@ def run_jobs(
 def _supervise(a: SearchConfig, study: optuna.Study, url: str, plan: list[str], threads: int,
                tmp: Path, echo: bool) -> list[WorkerStats]:
     stats = [WorkerStats(i, dev) for i, dev in enumerate(plan)]
-    bar = tqdm(total=a.n_trials, initial=min(n_finished(study), a.n_trials), unit="trial",
-               desc=f"study {a.name} x{len(plan)}", disable=a.quiet or not echo,
-               dynamic_ncols=True)
+    bar = StudyBar(total=a.n_trials, initial=min(n_finished(study), a.n_trials), unit="trial",
+                   desc=f"study {a.name} x{len(plan)}", disable=a.quiet or not echo,
+                   dynamic_ncols=True, timeout=a.timeout)
+    board = WorkerBoard(len(plan), disable=a.quiet or not echo)
     relay = threading.Event()  # cleared on interrupt: the workers' goodbyes are noise then
     if echo:
         relay.set()
@@ -151,7 +154,7 @@ def _supervise(a: SearchConfig, study: optuna.Study, url: str, plan: list[str], 
     try:
         for w in stats:
             procs.append(_start(a, url, w, threads, tmp))
-            readers.append(threading.Thread(target=_read, args=(procs[-1], w, relay),
+            readers.append(threading.Thread(target=_read, args=(procs[-1], w, relay, board),
                                             daemon=True))
             readers[-1].start()
         while live := [p for p in procs if p.poll() is None]:
@@ -162,6 +165,7 @@ def _supervise(a: SearchConfig, study: optuna.Study, url: str, plan: list[str], 
                 bar.refresh()
     except KeyboardInterrupt as e:
         relay.clear()
+        board.close()
         bar.close()
         _stop(procs)
         note = "the workers' running trials were marked FAIL and queued again; "
@@ -170,6 +174,7 @@ def _supervise(a: SearchConfig, study: optuna.Study, url: str, plan: list[str], 
     finally:
         if main:
             signal.signal(signal.SIGTERM, prev_term)
+        board.close()
         bar.close()
     for p, r, w in zip(procs, readers, stats, strict=True):
         r.join(timeout=10)
@@ -193,10 +198,15 @@ def _start(a: SearchConfig, url: str, w: WorkerStats, threads: int, tmp: Path) -
                             bufsize=1, env=env, start_new_session=True)
 
 
-def _read(p: subprocess.Popen, w: WorkerStats, relay: threading.Event) -> None:
+def _read(p: subprocess.Popen, w: WorkerStats, relay: threading.Event,
+          board: WorkerBoard) -> None:
     assert p.stdout is not None
     for line in p.stdout:
         line = line.rstrip("\n")
+        if (progress := TrialProgress.from_line(line)) is not None:
+            if relay.is_set():
+                board.show(w.index, progress)
+            continue
         w.tail.append(line)
         if relay.is_set():
             tqdm.write(f"[w{w.index}] {line}", file=sys.stdout)
@@ -234,7 +244,7 @@ def _work(a: SearchConfig) -> torch.device:
     """One worker: run_search() minus the front, which the parent writes once at the end."""
     device = validate(a)
     data = load_data(a, device)
-    work(a, prepare_study(a, data), data)
+    work(a, prepare_study(a, data), data, watch=Relay)
     return device
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import optuna
@@ -27,7 +28,7 @@ from search.config import SearchConfig
 from search.errors import UserError
 from search.loop.interrupt import exit_status, leave_at_once, safe_interrupts
 from search.loop.objective import INTERRUPTED, SURPLUS, Objective
-from search.loop.progress import EpochBar, trial_line
+from search.loop.progress import EpochBar, StudyBar, trial_line
 from search.loop.pruner import ParetoPruner
 from search.loop.summary import announce, finish, stopped_line
 from search.results.pareto import front_trials
@@ -51,6 +52,8 @@ __all__ = [
 
 MAX_FAILS_IN_A_ROW = 3  # trials; a systematic error should stop the run, not burn the budget
 MAX_POLL_S = 5  # seconds between looks at the study while waiting for other workers' trials
+# wraps (objective, epochs) to show the running trial: progress.EpochBar or progress.Relay
+Watch = Callable[[Objective, int], Callable[[optuna.Trial], tuple[float, int]]]
 
 
 def queue_warm_starts(study: optuna.Study, budget: int,
@@ -121,8 +124,11 @@ def prepare_study(a: SearchConfig, data: MnistData | None = None) -> optuna.Stud
                       startup_trials=a.startup_trials, on_create=on_create)
 
 
-def work(a: SearchConfig, study: optuna.Study, data: MnistData | None = None) -> None:
-    """One worker: run trials until the study holds `a.n_trials` finished ones (or the timeout)."""
+def work(a: SearchConfig, study: optuna.Study, data: MnistData | None = None, *,
+         watch: Watch | None = None) -> None:
+    """One worker: run trials until the study holds `a.n_trials` finished ones (or the timeout).
+    ``watch`` wraps the objective to show the running trial (default: the epoch bar, unless
+    quiet); a ``--jobs`` worker relays it to its parent instead."""
     device = validate(a)
     if data is None:
         data = load_data(a, device)
@@ -132,7 +138,7 @@ def work(a: SearchConfig, study: optuna.Study, data: MnistData | None = None) ->
         pruner=pruner, store=StudyPaths(a.study_root).artifact_store(), progress=False,
     )
     with safe_interrupts():
-        _loop(study, obj, a)
+        _loop(study, obj, a, watch)
 
 
 def run_search(a: SearchConfig, data: MnistData | None = None) -> optuna.Study:
@@ -157,11 +163,13 @@ def _say(a: SearchConfig, msg: str) -> None:
         tqdm.write(msg)
 
 
-def _loop(study: optuna.Study, obj: Objective, a: SearchConfig) -> None:
+def _loop(study: optuna.Study, obj: Objective, a: SearchConfig, watch: Watch | None) -> None:
     start, fails, waiting = time.monotonic(), 0, False
-    run = obj if a.quiet else EpochBar(obj, a.epochs)
-    bar = tqdm(total=a.n_trials, initial=min(n_finished(study), a.n_trials),
-               desc=f"study {a.name}", unit="trial", disable=a.quiet, dynamic_ncols=True)
+    watch = watch or (None if a.quiet else EpochBar)
+    run = obj if watch is None else watch(obj, a.epochs)
+    bar = StudyBar(total=a.n_trials, initial=min(n_finished(study), a.n_trials),
+                   desc=f"study {a.name}", unit="trial", disable=a.quiet, dynamic_ncols=True,
+                   timeout=a.timeout)
     level = optuna.logging.get_verbosity()
     # Optuna logs each failed trial with its traceback; our own line per trial says why instead.
     optuna.logging.set_verbosity(max(level, optuna.logging.ERROR))

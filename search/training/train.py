@@ -249,7 +249,7 @@ def train(
             torch.cuda.synchronize(device)
         stats = EpochStats(epoch, train_loss, val_loss, val_acc, time.perf_counter() - t0, lr)
         history.epochs.append(stats)
-        bar.set_postfix(val_acc=f"{val_acc:.4f}")
+        bar.set_postfix_str(f"val_acc={100 * val_acc:.2f}%")
         if not math.isfinite(train_loss):
             history.stopped = f"non-finite loss at epoch {epoch}"
             break

@@ -29,7 +29,10 @@ from space import (
 from space.config import IN_CHANNELS, IN_SIZE, N_CLASSES
 
 REPO = Path(__file__).resolve().parents[2]
-BUDGETS = [smallest_budget(), 600, 2000, 10_000, 20_000]
+# 200 cached draws per budget cost 2-4 s each; the fast tier keeps three budgets (2000 is drawn
+# for other tests anyway)
+BUDGETS = [smallest_budget(), pytest.param(600, marks=pytest.mark.slow), 2000, 10_000,
+           pytest.param(20_000, marks=pytest.mark.slow)]
 N_FORWARD = 30  # draws per budget that also get a forward/backward pass
 
 
@@ -239,6 +242,7 @@ def test_topology_narrowed_only_when_needed():
 # ---------------------------------------------------------------- import hygiene
 
 
+@pytest.mark.slow
 def test_space_never_imports_optuna():
     code = "import space, sys; assert 'optuna' not in sys.modules, 'optuna imported'"
     r = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)

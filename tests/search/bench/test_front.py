@@ -142,6 +142,7 @@ def test_first_seed_runs_the_seeds_from_there(monkeypatch: pytest.MonkeyPatch,
     assert e.value.code == 2
 
 
+@pytest.mark.slow
 def test_front_quick_end_to_end(mnist_root: Path, tmp_path: Path,
                                 capsys: pytest.CaptureFixture) -> None:
     out = tmp_path / "front"
@@ -200,6 +201,7 @@ def test_against_an_unknown_revision_is_one_line(tmp_path: Path,
     assert not out.exists()  # nothing written
 
 
+@pytest.mark.slow
 def test_front_against_a_revision_runs_its_own_code(mnist_root: Path, tmp_path: Path,
                                                     capsys: pytest.CaptureFixture) -> None:
     from search.bench.against import repo_root, resolve_rev

@@ -27,6 +27,7 @@ def _cells(out: str, net: str) -> list[str]:
     return line.split()
 
 
+@pytest.mark.slow
 def test_bench_quick_on_cpu(mnist_root: Path, capsys: pytest.CaptureFixture) -> None:
     assert main(["bench", "speed", "--quick", "--device", "cpu",
                  "--data-dir", str(mnist_root)]) == 0
@@ -84,6 +85,7 @@ def test_augment_keeps_labels_and_statistics(small: MnistData) -> None:
     assert seen == len(small.train)
 
 
+@pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_trainer_rates_on_cuda(mnist_root: Path) -> None:
     gpu = load_mnist(mnist_root, val_size=300, subset=2000, device="cuda", download=False)

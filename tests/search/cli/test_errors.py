@@ -244,6 +244,7 @@ def test_bad_input_is_one_line(argv, message, setup, world, tmp_path, capsys):
 SUBPROCESS_ROWS = ["budget-too-small", "pareto-no-study"]  # a process start costs seconds
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("row", SUBPROCESS_ROWS)
 def test_bad_input_in_a_real_process(row, world, tmp_path):
     """The console script itself: no warning, log line or traceback besides the one line."""

@@ -8,10 +8,13 @@ from pathlib import Path
 
 import optuna
 import pandas as pd
+import pytest
 from optuna.trial import TrialState
 
 from search.cli import main
 from space import Candidate, count_params
+
+pytestmark = pytest.mark.slow  # one end-to-end search
 
 BUDGET = 3000
 

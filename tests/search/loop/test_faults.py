@@ -34,6 +34,7 @@ def _by_number(study) -> dict:
     return {t.number: t for t in study.get_trials()}
 
 
+@pytest.mark.slow
 def test_nan_and_diverging_lr_end_pruned_with_reason(monkeypatch, tmp_path, mnist_root, tiny_data):
     real = objective.sample
 
@@ -59,6 +60,7 @@ def test_nan_and_diverging_lr_end_pruned_with_reason(monkeypatch, tmp_path, mnis
     assert len(study.trials) == 3 and (tmp_path / "faults" / "pareto.csv").is_file()
 
 
+@pytest.mark.slow
 def test_oom_and_errors_fail_with_reason_and_free_memory(monkeypatch, tmp_path, mnist_root,
                                                          tiny_data):
     built: list[weakref.ref] = []
@@ -93,6 +95,7 @@ def test_oom_and_errors_fail_with_reason_and_free_memory(monkeypatch, tmp_path, 
     assert len(study.get_trials(states=FINISHED)) == 2
 
 
+@pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_real_cuda_oom_fails_the_trial_and_frees_its_memory(monkeypatch, tmp_path, mnist_root,
                                                             tiny_data):
@@ -128,6 +131,7 @@ def test_systematic_failure_stops_with_one_line(monkeypatch, tmp_path, mnist_roo
     assert "\n" not in str(e.value)
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore:Heartbeat of storage is supposed")  # our study.ask() below
 @pytest.mark.parametrize("beats", [1, 0], ids=["died-after-a-beat", "died-before-its-first-beat"])
 def test_worker_waits_for_running_trial_and_takes_over_a_dead_one(

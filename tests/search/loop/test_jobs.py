@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from search.cli import main
 from search.config import SearchConfig
 from search.errors import UserError
 from search.loop.jobs import _worker_main, parse_devices, run_jobs
+from search.loop.progress import PROGRESS_TAG
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
@@ -41,6 +43,7 @@ def _running(study_dir: Path) -> bool:
         return False
 
 
+@pytest.mark.slow
 def test_two_jobs_finish_exactly_n_distinct_trials(mnist_root: Path, tmp_path: Path,
                                                     capsys: pytest.CaptureFixture) -> None:
     assert main(_argv(mnist_root, tmp_path, 4, "--jobs", "2")) == 0
@@ -54,9 +57,29 @@ def test_two_jobs_finish_exactly_n_distinct_trials(mnist_root: Path, tmp_path: P
     assert all(t.user_attrs["device"] == "cpu" for t in done)
     assert not study.get_trials(states=(TrialState.RUNNING, TrialState.WAITING))
     assert "[w0] trial" in out and out.count("Pareto front of study 'j'") == 1  # one front
+    assert PROGRESS_TAG not in out  # the workers' progress lines are the parent's, not shown
     assert (tmp_path / "j" / "pareto.csv").is_file()
 
 
+@pytest.mark.slow
+def test_parent_shows_each_workers_running_trial(mnist_root: Path, tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture) -> None:
+    argv = _argv(mnist_root, tmp_path, 2, "--jobs", "2", "--timeout", "600")
+    argv.remove("--quiet")
+    assert main(argv) == 0
+    out, err = capsys.readouterr()
+    assert PROGRESS_TAG not in out + err
+    done = _study(tmp_path).get_trials(states=FINISHED)
+    assert len(done) == 2
+    for t in done:  # each trial's line under the study bar: worker, size, epoch, accuracy
+        line = (rf"\[w[01]\] trial {t.number}: {t.user_attrs['params']:,} params epoch 1/1 \|"
+                rf".*val_acc={t.user_attrs['val_acc'][-1]:.2f}%, {re.escape(t.user_attrs['arch'])}")
+        assert re.search(line, err), line
+    # before a trial finished the ETA is the time left to --timeout
+    assert re.search(r"study j x2: +0%.* 0/2 \[00:0\d<(09:5\d|10:00) \(timeout\)", err)
+
+
+@pytest.mark.slow
 def test_ctrl_c_is_forwarded_then_resume_tops_up(mnist_root: Path, tmp_path: Path,
                                                  capsys: pytest.CaptureFixture) -> None:
     # trials on 3000 images: long enough to be caught running
@@ -130,6 +153,8 @@ def test_worker_reports_errors_and_stats(tmp_path: Path, capsys: pytest.CaptureF
     assert s["max_rss_mb"] > 10 and s["cuda_peak_mb"] != s["cuda_peak_mb"]  # NaN on CPU
 
 
+@pytest.mark.slow
+@pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_jobs_on_cuda(mnist_root: Path, tmp_path: Path) -> None:
     a = SearchConfig(budget=5000, n_trials=3, epochs=1, study_name="j", study_dir=tmp_path,

@@ -101,6 +101,7 @@ def _study(study_dir: Path) -> optuna.Study:
     return optuna.load_study(study_name=NAME, storage=f"sqlite:///{study_dir / NAME}.db")
 
 
+@pytest.mark.slow
 def test_sigkill_then_rerun_resumes_and_retries_the_killed_trial(mnist_root, tmp_path,
                                                                  monkeypatch):
     db = tmp_path / f"{NAME}.db"
@@ -130,6 +131,7 @@ def test_sigkill_then_rerun_resumes_and_retries_the_killed_trial(mnist_root, tmp
     assert (tmp_path / NAME / "pareto.csv").is_file()
 
 
+@pytest.mark.slow
 def test_sigint_marks_the_trial_requeues_it_and_says_how_to_resume(mnist_root, tmp_path,
                                                                    monkeypatch):
     db = tmp_path / f"{NAME}.db"
@@ -163,6 +165,7 @@ def test_sigint_marks_the_trial_requeues_it_and_says_how_to_resume(mnist_root, t
     assert rerun.user_attrs["config"] == t[stopped].user_attrs["config"]
 
 
+@pytest.mark.slow
 def test_sigterm_is_settled_like_ctrl_c(mnist_root, tmp_path):
     # `kill PID`, a batch scheduler, docker stop: before, the process died at once (exit 143)
     # and left its trial RUNNING until another worker's heartbeat check

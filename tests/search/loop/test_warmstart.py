@@ -64,6 +64,7 @@ def _args(study_dir: Path, name: str, n_trials: int, warm: bool = True,
                         warm_start=warm, references=references, quiet=True)
 
 
+@pytest.mark.slow
 def test_new_study_starts_with_warm_starts_and_labels_them(tmp_path: Path, tiny_data) -> None:
     n_warm = len(warm_starts(7000, SearchConfig.warm_plan))
     study = run_search(_args(tmp_path, "warm", n_warm + 1), data=tiny_data)
@@ -104,6 +105,7 @@ def test_no_warm_start_and_no_references_are_separate_flags() -> None:
             parse(["search", "--no-references"]).references) == (True, False)
 
 
+@pytest.mark.slow
 def test_references_without_warm_starts(tmp_path: Path, tiny_data) -> None:
     study = run_search(_args(tmp_path, "refs", 1, warm=False), data=tiny_data)
     (done,) = [t for t in study.get_trials() if t.state != TrialState.WAITING]
@@ -111,6 +113,7 @@ def test_references_without_warm_starts(tmp_path: Path, tiny_data) -> None:
     assert not [t for t in study.get_trials() if "warm_start" in t.user_attrs]
 
 
+@pytest.mark.slow
 def test_neither(tmp_path: Path, tiny_data) -> None:
     study = run_search(_args(tmp_path, "cold", 1, warm=False, references=False), data=tiny_data)
     (t,) = study.get_trials()

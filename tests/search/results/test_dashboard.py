@@ -61,6 +61,7 @@ def _start(study_dir: Path) -> tuple[subprocess.Popen, str]:
     return proc, f"http://127.0.0.1:{port}"
 
 
+@pytest.mark.slow
 def test_dashboard_serves_trials_and_artifacts(study_copy):
     study_dir, name = study_copy
     study = optuna.load_study(study_name=name, storage=f"sqlite:///{study_dir / f'{name}.db'}")
@@ -157,6 +158,7 @@ def test_study_folders_store(tmp_path: Path):
         store.remove("1234")
 
 
+@pytest.mark.slow
 def test_sigterm_stops_it(study_copy):
     proc, base = _start(study_copy[0])
     try:

@@ -26,6 +26,8 @@ from search.results.figures import CURVES_TITLE, FRONT_TITLE
 from search.results.pareto import front_trials
 from search.results.publish import CURVES_ID, FRONT_ID, TRIAL_HEADING
 
+pytestmark = [pytest.mark.browser, pytest.mark.slow]  # a server, a headless browser
+
 WAIT_MS = 90_000  # a page on a busy 2-core machine: the bundle is 3 MB of JS, plotly draws slowly
 
 

@@ -64,6 +64,7 @@ def test_full_train_is_all_60k(mnist_root: Path) -> None:
     assert len(sub.train) == 300 and torch.equal(sub.train.y, d.train.y[:300])
 
 
+@pytest.mark.slow
 def test_retrain_reproduces_with_the_same_seed(tiny_data) -> None:
     test = tiny_data.val  # stands in for the test split: a retrain only scores what it is given
     a = retrain(SMALL, tiny_data, seed=5, test=test)
@@ -98,6 +99,7 @@ def _evaluate(study_dir: Path, name: str, mnist_root: Path, *extra: str, reseed:
                  "--data-dir", str(mnist_root), "--device", "cpu", *extra])
 
 
+@pytest.mark.slow
 def test_pareto_evaluate(
     study_copy, mnist_root: Path, capsys: pytest.CaptureFixture, short_test: None
 ) -> None:
@@ -154,6 +156,7 @@ def test_pareto_evaluate_options_need_evaluate(finished_study, capsys) -> None:
     assert "no study named 'nope'" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_pareto_evaluate_chosen_trials(
     study_copy, mnist_root: Path, capsys: pytest.CaptureFixture, short_test: None
 ) -> None:

@@ -181,6 +181,7 @@ def test_export_attaches_the_script_to_the_trial(study_rw):
         assert f.read() == script.read_bytes()
 
 
+@pytest.mark.slow
 def test_exported_script_runs_standalone(study_rw, mnist_root, tiny_data, tmp_path):
     study_dir, name = study_rw
     t = front_trials(_study(study_dir, name))[-1]
@@ -247,6 +248,7 @@ def test_export_errors(study_copy, tmp_path, capsys):
     assert not (study_dir / name / "export").exists()  # nothing written on any error
 
 
+@pytest.mark.slow
 def test_printed_command_works_offline_and_reads_only_the_test_set(study_rw, mnist_root,
                                                                     tmp_path, capsys):
     study_dir, name = study_rw

@@ -72,6 +72,7 @@ def test_search_never_reads_the_test_set(
         data.load_test(train_only_root, download=False)
 
 
+@pytest.mark.slow
 def test_search_evaluate_reads_test_after_the_loop(
     mnist_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -51,6 +51,7 @@ def test_published_study_is_what_the_readme_says(published: Path, capsys) -> Non
     assert list(committed["trial"]) == list(df["trial"])  # the committed table is this study's
 
 
+@pytest.mark.slow
 def test_export_of_the_best_member_runs(published: Path, mnist_root: Path, tmp_path: Path,
                                         capsys) -> None:
     out = tmp_path / "exp" / "best.py"

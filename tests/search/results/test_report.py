@@ -70,6 +70,7 @@ def test_report_before_evaluation(finished_study) -> None:
             assert t.user_attrs["reference"] in row[0]
 
 
+@pytest.mark.slow
 def test_planted_scores_reach_report_and_csv(study_copy) -> None:
     study_dir, name = study_copy
     study = _load(study_dir, name)

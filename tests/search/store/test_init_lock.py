@@ -10,6 +10,7 @@ from search.store.study import open_storage
 ROUNDS, WORKERS = 3, 4
 
 
+@pytest.mark.slow
 def test_workers_starting_together_on_a_new_sqlite_file_all_open_it(open_together, tmp_path):
     # without the init lock about half of such rounds lost a worker ("table studies already exists")
     for r in range(ROUNDS):

@@ -27,6 +27,8 @@ from search.store.study import redact, sqlalchemy_url
 from space import sample
 from space.warmstart import warm_starts
 
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]  # a server, worker processes
+
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 WORKERS = 3
 N_TRIALS = 4  # fewer than the 4 warm starts + ref6016 a budget-7000 study queues

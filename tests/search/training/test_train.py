@@ -140,6 +140,7 @@ def test_set_cpu_threads_respects_env(monkeypatch: pytest.MonkeyPatch) -> None:
         torch.set_num_threads(prev)
 
 
+@pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_train_on_cuda(mnist_root: Path) -> None:
     gpu = load_mnist(mnist_root, val_size=500, subset=1000, device="cuda", download=False)
