@@ -78,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     import optuna
 
     from search.loop.interrupt import Terminated, exit_status, raise_on_sigterm
+    from search.store.faults import as_write_fault
     from search.training.data import DataError
     from space import BudgetError, ConfigError
 
@@ -92,6 +93,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{PROG}: {'terminated' if isinstance(e, Terminated) else 'interrupted'}",
               file=sys.stderr)
         return exit_status(e)
+    except Exception as e:  # a full disk where no command expected it: still one line
+        fault = as_write_fault(e)
+        if fault is None:
+            raise
+        print(f"{PROG}: error: {fault}", file=sys.stderr)
+        return 2
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)

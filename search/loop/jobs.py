@@ -49,6 +49,7 @@ from search.loop.worker import (
     validate,
     work,
 )
+from search.store.faults import WriteFault
 from search.store.study import redact
 from search.training.device import cpu_cores, resolve_device
 
@@ -126,13 +127,18 @@ def run_jobs(
                 finish(study, a, stopped=e)
             raise
         seconds = time.monotonic() - t0
-    if echo:
-        finish(study, a)
-    else:  # bench's runs: the files without the printout
-        from search.results.outputs import save_front
-
-        save_front(study, a.paths, a.budget)
     failed = [w for w in stats if w.returncode != 0]
+    try:
+        if echo:
+            finish(study, a)
+        else:  # bench's runs: the files without the printout
+            from search.results.outputs import save_front
+
+            save_front(study, a.paths, a.budget)
+    except WriteFault:
+        if not failed:
+            raise
+        # a full disk stopped the workers first: their line below says which file and why
     if failed:
         w = failed[0]
         last = next((ln for ln in reversed(w.tail) if ln.strip()), "no output")

@@ -15,6 +15,7 @@ from optuna.trial import TrialState
 from search.loop.interrupt import exit_status
 from search.results.outputs import save_front
 from search.results.pareto import front_summary
+from search.store.faults import writing
 from search.store.study import redact
 
 if TYPE_CHECKING:
@@ -42,7 +43,8 @@ def announce(study: optuna.Study, a: SearchArgs) -> None:
     if a.data_dir is not None:
         root = str(Path(a.data_dir).expanduser().resolve())
         if study.user_attrs.get(DATA_DIR_ATTR) != root:
-            study.set_user_attr(DATA_DIR_ATTR, root)
+            with writing(storage=study._storage):  # a full disk: one line naming the database
+                study.set_user_attr(DATA_DIR_ATTR, root)
 
 
 def chance_warning(study: optuna.Study, a: SearchArgs) -> str | None:

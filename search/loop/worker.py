@@ -11,6 +11,7 @@ validation passes); ``work`` is one worker's loop; ``run_search`` is both plus t
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 import warnings
@@ -25,11 +26,12 @@ from tqdm.auto import tqdm
 
 from search.errors import UserError
 from search.loop.interrupt import Terminated, exit_status, leave_at_once, safe_interrupts
-from search.loop.objective import INTERRUPTED, SURPLUS, Objective
+from search.loop.objective import INTERRUPTED, SURPLUS, Objective, StopRun, stopped_by
 from search.loop.progress import EpochBar, trial_line
 from search.loop.pruner import ParetoPruner
 from search.loop.summary import announce, finish
 from search.results.pareto import front_trials
+from search.store.faults import WriteFault, as_write_fault, writing
 from search.store.study import (
     StudyPaths,
     check_study_name,
@@ -151,8 +153,9 @@ def prepare_study(a: SearchArgs, data: MnistData | None = None) -> optuna.Study:
         if a.references:
             enqueue_references(study, a.budget)
 
-    return open_study(storage, a.name, seed=a.seed, settings=a.settings(),
-                      sampler_kind=a.sampler, on_create=on_create)
+    with writing(storage=storage):  # a full disk: one line naming the database
+        return open_study(storage, a.name, seed=a.seed, settings=a.settings(),
+                          sampler_kind=a.sampler, on_create=on_create)
 
 
 def work(a: SearchArgs, study: optuna.Study, data: MnistData | None = None) -> None:
@@ -177,6 +180,8 @@ def run_search(a: SearchArgs, data: MnistData | None = None) -> optuna.Study:
     announce(study, a)
     try:
         work(a, study, data)
+    except WriteFault:  # writing the front would fail the same way; the one line says it all
+        raise
     except (SystemExit, UserError) as e:  # Ctrl-C, SIGTERM, failures in a row: the front so far
         finish(study, a, stopped=e)
         raise
@@ -248,6 +253,12 @@ def _loop(study: optuna.Study, obj: Objective, a: SearchArgs) -> None:
         except KeyboardInterrupt:
             pass  # a second Ctrl-C: leave at once; heartbeats clean up after us
         raise SystemExit(code) from None
+    except (StopRun, Exception) as e:  # a write the machine refused: in a trial, or in ask/tell
+        fault = e.fault if isinstance(e, StopRun) else as_write_fault(e, storage=study._storage)
+        if fault is None:
+            raise
+        bar.close()
+        raise _settle_fault(study, obj.last_number, a, fault) from None
     finally:
         optuna.logging.set_verbosity(level)
         bar.close()
@@ -267,6 +278,30 @@ def _wait_for_others(study: optuna.Study, a: SearchArgs, running: int, waiting: 
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         fail_stale_trials(study)
     return True
+
+
+def _settle_fault(study: optuna.Study, number: int | None, a: SearchArgs,
+                  fault: WriteFault) -> WriteFault:
+    """Settle the trial a refused write stopped as for Ctrl-C (FAIL with a reason, queued again)
+    where the storage still takes writes; the one line: the fault, the trial, how to resume."""
+    note = ""
+    with contextlib.suppress(Exception):  # what the storage refuses, the rerun settles
+        study._storage.remove_session()  # the refused write's transaction: roll it back first
+        t = _trial(study, number)
+        if t is not None and t.state == TrialState.RUNNING:
+            note = f"trial {t.number} left RUNNING (the rerun queues it again); "
+            # new rows first, FAIL last: where the disk refuses new rows, the trial stays
+            # RUNNING and the rerun's heartbeat check fails it and queues it again
+            study._storage.set_trial_user_attr(t._trial_id, "fail_reason", stopped_by(fault))
+            requeue(study, t)
+            study.tell(t.number, state=TrialState.FAIL)
+            note = f"trial {t.number} marked FAIL and queued again; "
+    try:
+        done = f"{n_finished(study)} of {a.n_trials} trials finished; "
+    except Exception:  # the storage cannot even be read: the rerun will tell
+        done = ""
+    return fault.followed_by(f"{note}{done}once it can be written, rerun the same command to "
+                             f"resume study {a.name!r}")
 
 
 def _settle_interrupted(study: optuna.Study, number: int | None) -> str:

@@ -17,13 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import optuna
-from optuna.artifacts import FileSystemArtifactStore
 from optuna.exceptions import DuplicatedStudyError
 from optuna.storages import RDBStorage
 from optuna.storages.journal import JournalFileBackend, JournalStorage
 from optuna.trial import FrozenTrial, TrialState
 
 from search.errors import UserError
+from search.store.faults import ArtifactStore
 from search.store.heartbeat import (
     HeartbeatJournalStorage,
     HeartbeatRDBStorage,
@@ -79,9 +79,9 @@ class StudyPaths:
     def export_dir(self) -> Path:
         return self.root / "export"
 
-    def artifact_store(self) -> FileSystemArtifactStore:
+    def artifact_store(self) -> ArtifactStore:
         self.artifacts.mkdir(parents=True, exist_ok=True)
-        return FileSystemArtifactStore(str(self.artifacts))
+        return ArtifactStore(str(self.artifacts))
 
 
 def check_study_name(name: str) -> str:

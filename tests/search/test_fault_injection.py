@@ -1,0 +1,171 @@
+"""Faults a real machine has, injected end to end through the command line: each ends with one
+line naming the file and the cause, a non-zero exit and a study that a rerun resumes.
+
+- a full disk under the study folder (a real 300 KB tmpfs where we may mount one; an artifact
+  write refused by injection everywhere);
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from types import SimpleNamespace
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+import search.store.faults as faults
+from search.cli import main
+
+REPO = Path(__file__).resolve().parents[2]
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+TINY = ["--epochs", "1", "--train-subset", "2000", "--val-size", "500", "--device", "cpu",
+        "--budget", "2000", "--quiet"]
+# heartbeat every second, stale after 2 s: a rerun takes over a trial left RUNNING quickly
+FAST_BEAT = {"NAS_MNIST_HEARTBEAT_S": "1", "NAS_MNIST_GRACE_S": "2"}
+
+
+def _search_argv(study_dir: Path, mnist_root: Path, n_trials: int, *extra: str) -> list[str]:
+    return ["search", *TINY, "--n-trials", str(n_trials), "--study-dir", str(study_dir),
+            "--data-dir", str(mnist_root), *extra]
+
+
+def _cli(argv: list[str], timeout: float = 300) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NAS_MNIST_")}
+    env |= {"OMP_NUM_THREADS": "1", "NAS_MNIST_JOBS": "1", "PYTHONPATH": str(REPO)} | FAST_BEAT
+    return subprocess.run([sys.executable, "-m", "search.cli", *argv], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def _trials(study_dir: Path, name: str) -> list[optuna.trial.FrozenTrial]:
+    study = optuna.load_study(study_name=name, storage=f"sqlite:///{study_dir / name}.db")
+    return study.get_trials()
+
+
+def _one_error_line(r: subprocess.CompletedProcess) -> str:
+    assert "Traceback" not in r.stdout + r.stderr, r.stderr[-3000:]
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, r.stderr
+    return lines[0]
+
+
+# ---- 1. disk full ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path):
+    """A 300 KB tmpfs (root only): room for the study database and a few trials, no more."""
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("a real full disk needs root to mount a 300 KB tmpfs")
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=300k", "tmpfs", str(mnt)],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {r.stderr.strip() or r.returncode}")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def _grow(mnt: Path) -> None:
+    subprocess.run(["mount", "-o", "remount,size=50m", str(mnt)], check=True)
+
+
+def _check_settled(trials: list[optuna.trial.FrozenTrial], line: str) -> None:
+    """Every trial the full disk stopped is FAIL with its reason and queued again, or was left
+    RUNNING (and said so) where the disk refused even that: the rerun's heartbeat check takes it."""
+    for t in trials:
+        if t.state == TrialState.RUNNING:
+            assert f"trial {t.number} left RUNNING (the rerun queues it again)" in line
+        reason = t.user_attrs.get("fail_reason", "")
+        if t.state == TrialState.FAIL and reason.startswith("stopped: "):
+            assert reason.endswith("queued again for the next run")
+            assert [c for c in trials if c.system_attrs.get("failed_trial") == t.number]
+
+
+@pytest.mark.slow
+def test_disk_full_on_a_real_small_disk_then_rerun_resumes(small_disk: Path, mnist_root: Path):
+    argv = _search_argv(small_disk, mnist_root, 6)
+    r = _cli(argv)
+    line = _one_error_line(r)
+    assert r.returncode == 2
+    assert line.startswith(f"nas-mnist: error: cannot write {small_disk}/"), line
+    assert ("database or disk is full" in line) or ("No space left on device" in line), line
+    assert line.endswith("once it can be written, rerun the same command to resume study "
+                         "'b2000'")
+    before = _trials(small_disk, "b2000")
+    done = {t.number: t.values for t in before if t.state in FINISHED}
+    assert f"; {len(done)} of 6 trials finished;" in line
+    _check_settled(before, line)
+
+    _grow(small_disk)  # space freed: the same command finishes the study
+    r = _cli(argv)
+    assert r.returncode == 0, r.stderr[-3000:]
+    after = _trials(small_disk, "b2000")
+    assert len([t for t in after if t.state in FINISHED]) == 6
+    assert {n: after[n].values for n in done} == done  # nothing finished was lost
+    assert not [t for t in after if t.state in (TrialState.RUNNING, TrialState.WAITING)]
+    assert (small_disk / "b2000" / "pareto.csv").is_file()
+
+
+@pytest.mark.slow
+def test_disk_full_with_jobs_is_one_line_from_the_parent(small_disk: Path, mnist_root: Path):
+    r = _cli(_search_argv(small_disk, mnist_root, 8, "--jobs", "2"))
+    assert r.returncode == 2
+    line = _one_error_line(r)
+    assert line.startswith("nas-mnist: error: "), line
+    assert " of 2 workers failed; worker " in line
+    assert " exited with 2: error: cannot write " in line
+    assert f"cannot write {small_disk}/" in line, line
+    trials = _trials(small_disk, "b2000")
+    assert len([t for t in trials if t.state == TrialState.RUNNING]) <= 2
+    for t in trials:  # a worker's trial left RUNNING is said so in that worker's line
+        if t.state == TrialState.RUNNING:
+            assert f"trial {t.number} left RUNNING" in r.stdout
+        reason = t.user_attrs.get("fail_reason", "")
+        if t.state == TrialState.FAIL and reason.startswith("stopped: "):
+            assert [c for c in trials if c.system_attrs.get("failed_trial") == t.number]
+
+
+@pytest.mark.slow
+def test_refused_artifact_write_fails_the_trial_queues_it_and_rerun_resumes(
+        tmp_path: Path, mnist_root: Path, monkeypatch, capsys):
+    """Injected where no tmpfs can be mounted: the third artifact write (trial 1's weights) finds
+    the disk full. The partial file is removed, so the storage still takes the settling writes."""
+    calls: list[Path] = []
+    real = faults.shutil.copyfileobj
+
+    def copy(src, dst):
+        calls.append(Path(dst.name))
+        if len(calls) == 3:
+            dst.write(b"half a file")
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real(src, dst)
+
+    monkeypatch.setattr(faults, "shutil", SimpleNamespace(copyfileobj=copy))
+    monkeypatch.setenv("NAS_MNIST_JOBS", "1")
+    argv = _search_argv(tmp_path, mnist_root, 3, "--no-references")
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"nas-mnist: error: cannot write {calls[2]}: No space left on device; "
+                   "trial 1 marked FAIL and queued again; 1 of 3 trials finished; once it can be "
+                   "written, rerun the same command to resume study 'b2000'")
+    assert not calls[2].exists() and uuid.UUID(calls[2].name)  # the partial artifact is gone
+    t = _trials(tmp_path, "b2000")
+    assert [x.state for x in t] == [TrialState.COMPLETE, TrialState.FAIL, TrialState.WAITING]
+    assert t[1].user_attrs["fail_reason"] == (
+        f"stopped: {calls[2]}: No space left on device; queued again for the next run")
+    assert t[2].system_attrs["failed_trial"] == 1 and t[2].params == t[1].params
+
+    monkeypatch.setattr(faults, "shutil", SimpleNamespace(copyfileobj=real))  # space freed
+    assert main(argv) == 0
+    t = _trials(tmp_path, "b2000")
+    assert len([x for x in t if x.state in FINISHED]) == 3
+    assert t[2].state in FINISHED and t[2].params == t[1].params  # the stopped trial, run again
