@@ -24,8 +24,11 @@ downloaded only with --download. Only torch, torchvision and the standard librar
 
 import argparse
 import gzip
+import hashlib
+import math
 import os
 import sys
+import zlib
 from pathlib import Path
 
 import torch
@@ -52,16 +55,62 @@ FILES = {True: ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
          False: ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
 
 
+MD5 = dict(datasets.MNIST.resources)  # torchvision's checksums of the four .gz files
+# the same words as nas-mnist's own
+DAMAGED = "MNIST file {path} is damaged ({what}); delete it to {redo}, or copy a good one there"
+
+
+def idx_problem(head, size):
+    """What is wrong with an unpacked idx file, from its first 16 bytes and its size, or None."""
+    if len(head) < 4 or head[:3] != bytes([0, 0, 8]) or not 1 <= head[3] <= 3:
+        return "not an MNIST idx file"
+    ndim = head[3]
+    if len(head) < 4 + 4 * ndim:
+        return f"truncated: {size:,} bytes"
+    dims = [int.from_bytes(head[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
+    want = 4 + 4 * ndim + math.prod(dims)
+    if size < want:
+        return f"truncated: {size:,} of {want:,} bytes"
+    return None if size == want else f"{size:,} bytes, not {want:,}"
+
+
+def unpack(gz):
+    """The bytes inside a .gz; a damaged one (not torchvision's md5) stops the script."""
+    packed = gz.read_bytes()
+    problem, data = None, b""
+    try:
+        data = gzip.decompress(packed)
+    except EOFError:
+        problem = "truncated"
+    except (OSError, zlib.error):
+        problem = "corrupt gzip data" if packed[:2] == bytes([0x1F, 0x8B]) else "not a gzip file"
+    md5 = hashlib.md5(packed, usedforsecurity=False).hexdigest()
+    want = MD5.get(gz.name, md5)
+    if md5 != want:
+        checksum = f"md5 {md5} is not torchvision's {want}"
+        problem = problem or idx_problem(data[:16], len(data))
+        what = f"{problem}; {checksum}" if problem else f"checksum mismatch: {checksum}"
+        sys.exit("error: " + DAMAGED.format(path=gz, what=what, redo="download it again"))
+    return data
+
+
 def read_idx(path):
-    """One MNIST idx file (plain, or .gz beside it) as a uint8 tensor; None if neither exists."""
-    for name, opener in ((path, open), (path.with_name(path.name + ".gz"), gzip.open)):
-        if name.is_file():
-            with opener(name, "rb") as f:
-                data = f.read()
-            ndim = data[3]
-            shape = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
-            return torch.frombuffer(bytearray(data[4 + 4 * ndim:]), dtype=torch.uint8).view(shape)
-    return None
+    """One MNIST idx file (plain, or .gz beside it) as a uint8 tensor; None if neither exists.
+    A damaged one stops the script with one line saying which file and what to do."""
+    gz = path.with_name(path.name + ".gz")
+    if path.is_file():
+        data = path.read_bytes()
+        problem = idx_problem(data[:16], len(data))
+        if problem:
+            redo = "unpack it again from its .gz (or download it)"
+            sys.exit("error: " + DAMAGED.format(path=path, what=problem, redo=redo))
+    elif gz.is_file():
+        data = unpack(gz)
+    else:
+        return None
+    ndim = data[3]
+    shape = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
+    return torch.frombuffer(bytearray(data[4 + 4 * ndim:]), dtype=torch.uint8).view(shape)
 
 
 def mnist(data_dir, train, download=False):

@@ -3,12 +3,17 @@ line naming the file and the cause, a non-zero exit and a study that a rerun res
 
 - a full disk under the study folder (a real 300 KB tmpfs where we may mount one; an artifact
   write refused by injection everywhere);
+- a damaged MNIST file (a truncated .gz, a truncated unpacked file), in the search and in the
+  exported script, said the same way;
 """
 
 from __future__ import annotations
 
 import errno
+import gzip
+import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import uuid
@@ -169,3 +174,69 @@ def test_refused_artifact_write_fails_the_trial_queues_it_and_rerun_resumes(
     t = _trials(tmp_path, "b2000")
     assert len([x for x in t if x.state in FINISHED]) == 3
     assert t[2].state in FINISHED and t[2].params == t[1].params  # the stopped trial, run again
+
+
+# ---- 2. a damaged MNIST file ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory, mnist_root: Path) -> dict[str, Path]:
+    """A two-trial study (two warm starts: different nets) and both trials exported."""
+    root = tmp_path_factory.mktemp("exported")
+    assert main(_search_argv(root, mnist_root, 2)) == 0
+    out = {}
+    for n in (0, 1):
+        script = root / f"trial_{n}.py"
+        assert main(["export", "--study", "b2000", "--study-dir", str(root), "--trial", str(n),
+                     "-o", str(script)]) == 0
+        out[f"script{n}"], out[f"weights{n}"] = script, script.with_suffix(".pt")
+    return out
+
+
+def _script(script: Path, *argv: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "OMP_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, str(script), *argv], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def _damaged_root(tmp_path: Path, mnist_root: Path, which: str) -> tuple[Path, str]:
+    """A data root whose training images are damaged the `which` way, and the expected words."""
+    raw = tmp_path / "bad" / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for f in (mnist_root / "MNIST" / "raw").glob("*.gz"):
+        shutil.copyfile(f, raw / f.name)
+    gz = raw / "train-images-idx3-ubyte.gz"
+    if which == "gz":
+        gz.write_bytes(gz.read_bytes()[:1_000_000])
+        md5 = hashlib.md5(gz.read_bytes()).hexdigest()
+        return raw.parents[1], (
+            f"MNIST file {gz} is damaged (truncated; md5 {md5} is not torchvision's "
+            "f68b3c2dcbeaaa9fbdd348bbdeb94873); delete it to download it again, or copy a good "
+            "one there")
+    for f in raw.glob("*.gz"):  # unpacked, as a first load leaves them
+        (raw / f.stem).write_bytes(gzip.decompress(f.read_bytes()))
+    plain = raw / "train-images-idx3-ubyte"
+    plain.write_bytes(plain.read_bytes()[:20_000_000])
+    return raw.parents[1], (
+        f"MNIST file {plain} is damaged (truncated: 20,000,000 of 47,040,016 bytes); delete it "
+        "to unpack it again from its .gz (or download it), or copy a good one there")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("which", ["gz", "unpacked"])
+def test_damaged_mnist_file_is_named_by_search_and_by_the_exported_script(
+        which, tmp_path: Path, mnist_root: Path, exported, monkeypatch, capsys):
+    from torchvision.datasets import MNIST
+
+    bad, words = _damaged_root(tmp_path, mnist_root, which)
+    # a download would repair a damaged .gz where there is internet: make it fail at once here
+    monkeypatch.setattr(MNIST, "mirrors", ["http://127.0.0.1:9/"])
+    studies = tmp_path / "studies"
+    assert main(_search_argv(studies, bad, 2)) == 2
+    assert capsys.readouterr().err.strip() == f"nas-mnist: error: {words}"
+    assert not studies.exists()  # nothing written before the data is proven good
+
+    r = _script(exported["script0"], "--train", "--epochs", "1", "--data-dir", str(bad),
+                cwd=tmp_path)
+    assert r.returncode == 1 and r.stderr.strip() == f"error: {words}", r.stderr
+    assert not list(tmp_path.glob("*.retrained.pt"))
