@@ -181,6 +181,40 @@ def train(model, train_set, device, epochs, subset=None):
         print(f"epoch {epoch}/{epochs}: train loss {total / len(train_set):.4f}")
 
 
+def load_weights(model, path, device):
+    """`path`'s weights into `model`; a file that is not a state dict of this net stops the script
+    with one line naming the file and the mismatch."""
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)  # never runs pickled code
+    except Exception as e:  # not a torch file, cut short, or pickled objects beyond tensors
+        text = str(e).split(". ")[0].strip()  # torch's first sentence; the rest is advice
+        if "Unsupported global" in str(e):  # what weights_only=True refuses to unpickle
+            why = "it holds objects other than tensors"
+        elif isinstance(e, RuntimeError) and text:  # torch's own words: a truncated file
+            why = text[:120]
+        else:
+            why = "torch.load cannot read it"
+        sys.exit(f"error: {path} is not a PyTorch weights file ({why})")
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        sys.exit(f"error: {path} holds a {type(state).__name__}, not the weights of a net")
+    mine = model.state_dict()
+    shapes = [k for k in mine if k in state and state[k].shape != mine[k].shape]
+    missing = [k for k in mine if k not in state]
+    extra = [k for k in state if k not in mine]
+    what = []
+    if shapes:
+        k = shapes[0]
+        what.append(f"{k} is {list(state[k].shape)}, this net's is {list(mine[k].shape)}"
+                    + (f" (and {len(shapes) - 1} more)" if len(shapes) > 1 else ""))
+    if missing:
+        what.append(f"{len(missing)} tensor(s) missing ({missing[0]}, ...)")
+    if extra:
+        what.append(f"{len(extra)} tensor(s) this net does not have ({extra[0]}, ...)")
+    if what:
+        sys.exit(f"error: {path} holds the weights of another net: " + "; ".join(what))
+    model.load_state_dict(state)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     mode = parser.add_mutually_exclusive_group(required=True)
@@ -218,8 +252,7 @@ def main():
     train_set = None if args.evaluate else mnist(args.data_dir, True, args.download)
     test = mnist(args.data_dir, False, args.download)
     if args.evaluate:
-        state = torch.load(args.evaluate, map_location=args.device, weights_only=True)
-        model.load_state_dict(state)
+        load_weights(model, args.evaluate, args.device)
     else:
         torch.manual_seed(args.seed)
         train(model, train_set, args.device, args.epochs, args.train_subset)

@@ -5,6 +5,7 @@ line naming the file and the cause, a non-zero exit and a study that a rerun res
   write refused by injection everywhere);
 - a damaged MNIST file (a truncated .gz, a truncated unpacked file), in the search and in the
   exported script, said the same way;
+- the exported script given a file that is not its weights, or the weights of another net;
 """
 
 from __future__ import annotations
@@ -240,3 +241,32 @@ def test_damaged_mnist_file_is_named_by_search_and_by_the_exported_script(
                 cwd=tmp_path)
     assert r.returncode == 1 and r.stderr.strip() == f"error: {words}", r.stderr
     assert not list(tmp_path.glob("*.retrained.pt"))
+
+
+# ---- 3. the exported script given the wrong weights -----------------------------------------
+
+
+@pytest.mark.slow
+def test_exported_script_refuses_files_that_are_not_its_weights(exported, mnist_root: Path,
+                                                                 tmp_path: Path):
+    text = tmp_path / "bad.pt"
+    text.write_text("not weights\n")
+    cut = tmp_path / "cut.pt"
+    cut.write_bytes(exported["weights0"].read_bytes()[:500])
+    data = ["--data-dir", str(mnist_root)]
+    lines = {}
+    for name, weights in (("text", text), ("cut", cut), ("other", exported["weights1"])):
+        r = _script(exported["script0"], "--evaluate", str(weights), *data, cwd=tmp_path)
+        assert r.returncode == 1, r.stderr
+        assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+        lines[name] = r.stderr.strip()
+    assert lines["text"] == (f"error: {text} is not a PyTorch weights file "
+                             "(torch.load cannot read it)")
+    assert lines["cut"] == (f"error: {cut} is not a PyTorch weights file (PytorchStreamReader "
+                            "failed reading zip archive: failed finding central directory)")
+    # trial 1's net (onepool@1.9k) is wider than trial 0's (onepool@0.9k): a shape differs
+    other = lines["other"]
+    assert other.startswith(f"error: {exported['weights1']} holds the weights of another net: ")
+    assert " is [" in other and ", this net's is [" in other, other
+    r = _script(exported["script0"], "--evaluate", str(exported["weights0"]), *data, cwd=tmp_path)
+    assert r.returncode == 0 and r.stdout.startswith("test accuracy: "), r.stderr  # its own
