@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 
 from search.errors import UserError
 from search.loop.interrupt import Terminated, exit_status, leave_at_once, safe_interrupts
-from search.loop.objective import INTERRUPTED, SURPLUS, Objective, StopRun, stopped_by
+from search.loop.objective import INTERRUPTED, Objective, StopRun, Surplus, stopped_by
 from search.loop.progress import EpochBar, trial_line
 from search.loop.pruner import ParetoPruner
 from search.loop.summary import announce, finish
@@ -41,6 +41,7 @@ from search.store.study import (
     open_study,
     redact,
     requeue,
+    unstart,
 )
 from search.training.data import MnistData, load_mnist
 from search.training.device import resolve_device
@@ -221,9 +222,15 @@ def _loop(study: optuna.Study, obj: Objective, a: SearchArgs) -> None:
                 # our trial went silent past the grace period (a stalled host) and another
                 # worker declared it dead and queued it again: drop our result, go on
                 _say(a, f"trial {obj.last_number} was taken over by another worker")
+            except Surplus as s:  # another worker took the last trial between our check and ask
+                study._storage.remove_session()
+                unstart(study, s.trial_id)
+                _say(a, f"trial {s.number} not needed (the study reached its target): "
+                        "back in the queue")
+                continue
             last = _trial(study, obj.last_number)
             reason = last.user_attrs.get("fail_reason", "") if last is not None else ""
-            if last is not None and last.state == TrialState.FAIL and reason != SURPLUS:
+            if last is not None and last.state == TrialState.FAIL:
                 fails += 1
                 if fails >= MAX_FAILS_IN_A_ROW:
                     raise UserError(f"{fails} trials in a row failed; last: {reason}")

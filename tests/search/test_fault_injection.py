@@ -6,6 +6,7 @@ line naming the file and the cause, a non-zero exit and a study that a rerun res
 - a damaged MNIST file (a truncated .gz, a truncated unpacked file), in the search and in the
   exported script, said the same way;
 - the exported script given a file that is not its weights, or the weights of another net;
+- a second terminal's worker taking the last trial between this worker's check and its ask.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import uuid
 from pathlib import Path
 from types import SimpleNamespace
@@ -270,3 +272,40 @@ def test_exported_script_refuses_files_that_are_not_its_weights(exported, mnist_
     assert " is [" in other and ", this net's is [" in other, other
     r = _script(exported["script0"], "--evaluate", str(exported["weights0"]), *data, cwd=tmp_path)
     assert r.returncode == 0 and r.stdout.startswith("test accuracy: "), r.stderr  # its own
+
+
+# ---- 4. a second terminal on the same study -------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage is supposed")  # the other worker's ask
+def test_a_trial_raced_past_the_target_waits_in_the_queue_not_failed(
+        tmp_path: Path, mnist_root: Path, monkeypatch, capsys):
+    real_ask = optuna.Study.ask
+    other: list[optuna.Trial] = []
+
+    def ask(study, *args, **kw):
+        if not other and len(study.get_trials(states=FINISHED)) == 1:
+            # a second terminal's worker asks for the last trial between our check and our ask,
+            # and finishes it a moment later
+            other.append(real_ask(study))
+            threading.Timer(0.5, study.tell, (other[0], [50.0, 1000])).start()
+        return real_ask(study, *args, **kw)
+
+    monkeypatch.setattr(optuna.Study, "ask", ask)
+    for k, v in FAST_BEAT.items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.setenv("NAS_MNIST_JOBS", "1")
+    argv = _search_argv(tmp_path, mnist_root, 2, "--no-references")
+    assert main(argv) == 0
+    assert "trial 2 not needed (the study reached its target): back in the queue" in (
+        capsys.readouterr().out)
+    t = _trials(tmp_path, "b2000")
+    assert [x.state for x in t] == [TrialState.COMPLETE, TrialState.COMPLETE, TrialState.WAITING]
+    assert other[0].number == 1 and t[1].values == [50.0, 1000]
+    assert t[2].datetime_start is None and not t[2].user_attrs and not t[2].params
+
+    monkeypatch.setattr(optuna.Study, "ask", real_ask)
+    assert main(_search_argv(tmp_path, mnist_root, 3, "--no-references")) == 0
+    t = _trials(tmp_path, "b2000")
+    assert len(t) == 3 and t[2].state in FINISHED  # the waiting trial ran; none was added
