@@ -2,7 +2,7 @@
 line naming the file and the cause, a non-zero exit and a study that a rerun resumes.
 
 - a full disk under the study folder (a real 300 KB tmpfs where we may mount one; an artifact
-  write refused by injection everywhere);
+  write, and the front's table, refused by injection everywhere);
 - a damaged MNIST file (a truncated .gz, a truncated unpacked file), in the search and in the
   exported script, said the same way;
 - the exported script given a file that is not its weights, or the weights of another net;
@@ -105,7 +105,8 @@ def test_disk_full_on_a_real_small_disk_then_rerun_resumes(small_disk: Path, mni
     line = _one_error_line(r)
     assert r.returncode == 2
     assert line.startswith(f"nas-mnist: error: cannot write {small_disk}/"), line
-    assert ("database or disk is full" in line) or ("No space left on device" in line), line
+    assert any(c in line for c in ("database or disk is full", "No space left on device",
+                                   "disk I/O error")), line
     assert line.endswith("once it can be written, rerun the same command to resume study "
                          "'b2000'")
     before = _trials(small_disk, "b2000")
@@ -187,7 +188,7 @@ def exported(tmp_path_factory, mnist_root: Path) -> dict[str, Path]:
     """A two-trial study (two warm starts: different nets) and both trials exported."""
     root = tmp_path_factory.mktemp("exported")
     assert main(_search_argv(root, mnist_root, 2)) == 0
-    out = {}
+    out = {"root": root}
     for n in (0, 1):
         script = root / f"trial_{n}.py"
         assert main(["export", "--study", "b2000", "--study-dir", str(root), "--trial", str(n),
@@ -243,6 +244,20 @@ def test_damaged_mnist_file_is_named_by_search_and_by_the_exported_script(
                 cwd=tmp_path)
     assert r.returncode == 1 and r.stderr.strip() == f"error: {words}", r.stderr
     assert not list(tmp_path.glob("*.retrained.pt"))
+
+
+@pytest.mark.slow  # the study of `exported` takes seconds to make
+def test_full_disk_writing_the_outputs_is_one_line(exported, monkeypatch, capsys):
+    import pandas as pd
+
+    def full(*_a, **_k):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))  # no file name: pandas' own write
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", full)
+    root = exported["root"]
+    assert main(["pareto", "--study", "b2000", "--study-dir", str(root)]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"nas-mnist: error: cannot write {root / 'b2000' / 'pareto.csv'}: No space left on device")
 
 
 # ---- 3. the exported script given the wrong weights -----------------------------------------
