@@ -72,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     import optuna
 
     from search.loop.interrupt import exit_status, raise_on_sigterm, stop_name
+    from search.store.faults import as_write_fault
     from search.training.data import DataError
     from space import BudgetError, ConfigError
 
@@ -85,6 +86,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt as e:
         print(f"{PROG}: {stop_name(e)}", file=sys.stderr)
         return exit_status(e)
+    except Exception as e:  # a full disk where no command expected it: still one line
+        fault = as_write_fault(e)
+        if fault is None:
+            raise
+        print(f"{PROG}: error: {fault}", file=sys.stderr)
+        return 2
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)

@@ -44,6 +44,7 @@ from search.loop.interrupt import Terminated, exit_status
 from search.loop.progress import Relay, StudyBar, TrialProgress, WorkerBoard
 from search.loop.run import load_data, prepare_study, validate, work
 from search.loop.summary import announce, finish, stopped_line
+from search.store.faults import WriteFault
 from search.store.study import StudyPaths, n_finished
 from search.training.device import cpu_cores, resolve_device
 
@@ -122,13 +123,18 @@ def run_jobs(
                 finish(study, a, stopped=e)
             raise
         seconds = time.monotonic() - t0
-    if echo:
-        finish(study, a)
-    else:  # bench's runs: the files without the printout
-        from search.results.outputs import save_front
-
-        save_front(study, StudyPaths(a.study_root), a.budget)
     failed = [w for w in stats if w.returncode != 0]
+    try:
+        if echo:
+            finish(study, a)
+        else:  # bench's runs: the files without the printout
+            from search.results.outputs import save_front
+
+            save_front(study, StudyPaths(a.study_root), a.budget)
+    except WriteFault:
+        if not failed:
+            raise
+        # a full disk stopped the workers first: their line below says which file and why
     if failed:
         w = failed[0]
         last = next((ln for ln in reversed(w.tail) if ln.strip()), "no output")

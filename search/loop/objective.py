@@ -3,7 +3,8 @@
 Everything that touches the trial is here; the trainer gets only a per-epoch callback. Faults stay
 inside their trial: a non-finite loss (a diverging learning rate) ends it PRUNED with
 ``stop_reason``; CUDA out-of-memory and any other error end it FAIL with ``fail_reason``, after the
-trial's memory is released, and the study goes on.
+trial's memory is released, and the study goes on. A write the machine refused (disk full) is not
+the trial's fault: it raises :class:`StopRun`, and the loop stops the run.
 """
 
 from __future__ import annotations
@@ -24,32 +25,44 @@ from optuna.trial import TrialState
 from search.loop.interrupt import interruptible
 from search.loop.pruner import ParetoPruner
 from search.store.curves import record_curve
+from search.store.faults import WriteFault, as_write_fault, writing
 from search.training.data import MnistData
 from search.training.device import versions
 from search.training.train import EpochStats, train
 from space import REFERENCES, Candidate, build, count_params, describe, sample
 
-__all__ = ["INTERRUPTED", "SURPLUS", "Objective", "Surplus", "TrialFault"]
+__all__ = ["INTERRUPTED", "Objective", "StopRun", "Surplus", "TrialFault", "stopped_by"]
 
 INTERRUPTED = "interrupted (Ctrl-C); queued again for the next run"
-SURPLUS = "surplus: the study had reached its target"
 # Cross-entropy over 10 classes starts near ln 10 = 2.3; a mean epoch loss beyond this means the
 # learning rate blew the weights up (BatchNorm can keep such a run finite but useless).
 DIVERGED_LOSS = 100.0
 
 
-def _requeue(trial: optuna.Trial) -> None:
-    """Put a queued trial (warm start, reference, retry) that a stand-down popped back in the
-    queue, so the next run with a higher target still runs it. A fresh draw has nothing to keep."""
-    fixed = trial.study._storage.get_trial_system_attrs(trial._trial_id).get("fixed_params")
-    fixed = fixed if fixed is not None else trial.params or None  # a retry comes with its params
-    if fixed is None:
-        return
-    trial.study.enqueue_trial(fixed, user_attrs=dict(trial.user_attrs), skip_if_exists=False)
+def stopped_by(fault: WriteFault) -> str:
+    """The fail_reason of a trial that a refused write stopped; queued again like a Ctrl-C'd one."""
+    return f"stopped: {fault.path}: {fault.cause}; queued again for the next run"
 
 
-class Surplus(Exception):
-    """This trial was asked for after the study reached its target (concurrent workers)."""
+class Surplus(BaseException):
+    """This trial was asked for after the study reached its target (two workers raced past the
+    loop's check). Nothing failed, so it must not end FAIL, and Optuna cannot delete a trial: it
+    goes back in the queue untouched (search.store.study.unstart), for a run with a higher target.
+    Not an Exception, so that it passes Optuna's ``catch``, which would record the trial FAIL."""
+
+    def __init__(self, trial: optuna.Trial, target: int) -> None:
+        super().__init__(f"trial {trial.number} not needed: target {target} reached")
+        self.number, self.trial_id = trial.number, trial._trial_id
+
+
+class StopRun(BaseException):
+    """A write the machine refused (disk full) ends the run, not just the trial. Not an Exception,
+    so that it passes Optuna's ``catch``, which would record the trial FAIL before it could be
+    queued again: the loop settles the still RUNNING trial itself (search.loop.worker)."""
+
+    def __init__(self, fault: WriteFault) -> None:
+        super().__init__(str(fault))
+        self.fault = fault
 
 
 class TrialFault(Exception):
@@ -86,6 +99,9 @@ class Objective:
             trial.set_user_attr("fail_reason", INTERRUPTED)
             raise
         except Exception as e:
+            fault = as_write_fault(e, storage=trial.study._storage)
+            if fault is not None:
+                raise StopRun(fault) from None
             trial.set_user_attr("fail_reason", _one_line(e))
             raise
 
@@ -153,16 +169,15 @@ class Objective:
         # With several workers, two may ask for a trial at once near the end; trial numbers are
         # handed out in order, so the later one sees the earlier and stands down. WAITING counts:
         # a queued trial with a lower number (a retry, a reference) is popped before any new one.
+        # Nothing is written to the trial before this check: put back, it is as it was queued.
         states = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)
         before = [t for t in trial.study.get_trials(deepcopy=False, states=states)
                   if t.number < trial.number]
         if len(before) >= self.target:
-            _requeue(trial)
-            trial.set_user_attr("fail_reason", SURPLUS)
-            raise Surplus(f"trial {trial.number} not needed: target {self.target} reached")
+            raise Surplus(trial, self.target)
 
     def _save(self, trial: optuna.Trial, model: torch.nn.Module, cand: Candidate) -> None:
-        with tempfile.TemporaryDirectory() as tmp:
+        with tempfile.TemporaryDirectory() as tmp, writing(tmp, trial.study._storage):
             w = Path(tmp) / f"trial_{trial.number}.pt"
             torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, w)
             c = Path(tmp) / f"trial_{trial.number}.json"

@@ -12,6 +12,7 @@ worker's loop; ``run_search`` is both plus the front. Worker processes of ``--jo
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 import warnings
@@ -27,11 +28,12 @@ from tqdm.auto import tqdm
 from search.config import SearchConfig
 from search.errors import UserError
 from search.loop.interrupt import exit_status, leave_at_once, safe_interrupts
-from search.loop.objective import INTERRUPTED, SURPLUS, Objective
+from search.loop.objective import INTERRUPTED, Objective, StopRun, Surplus, stopped_by
 from search.loop.progress import EpochBar, StudyBar, trial_line
 from search.loop.pruner import ParetoPruner
 from search.loop.summary import announce, finish, stopped_line
 from search.results.pareto import front_trials
+from search.store.faults import WriteFault, as_write_fault, writing
 from search.store.study import (
     StudyPaths,
     check_study_name,
@@ -40,6 +42,7 @@ from search.store.study import (
     open_storage,
     open_study,
     requeue,
+    unstart,
 )
 from search.training.data import MnistData, load_mnist
 from search.training.device import resolve_device
@@ -120,8 +123,10 @@ def prepare_study(a: SearchConfig, data: MnistData | None = None) -> optuna.Stud
         if a.references:
             queue_references(study, a.budget)
 
-    return open_study(storage, a.name, seed=a.seed, settings=a.settings(), sampler_kind=a.sampler,
-                      startup_trials=a.startup_trials, on_create=on_create)
+    with writing(storage=storage):  # a full disk: one line naming the database
+        return open_study(storage, a.name, seed=a.seed, settings=a.settings(),
+                          sampler_kind=a.sampler, startup_trials=a.startup_trials,
+                          on_create=on_create)
 
 
 def work(a: SearchConfig, study: optuna.Study, data: MnistData | None = None, *,
@@ -149,6 +154,8 @@ def run_search(a: SearchConfig, data: MnistData | None = None) -> optuna.Study:
     announce(study, a)
     try:
         work(a, study, data)
+    except WriteFault:  # writing the front would fail the same way; the one line says it all
+        raise
     except (SystemExit, UserError) as e:  # Ctrl-C, SIGTERM, failures in a row: the front so far
         finish(study, a, stopped=e)
         raise
@@ -190,9 +197,15 @@ def _loop(study: optuna.Study, obj: Objective, a: SearchConfig, watch: Watch | N
                 # our trial went silent past the grace period (a stalled host) and another
                 # worker declared it dead and queued it again: drop our result, go on
                 _say(a, f"trial {obj.last_number} was taken over by another worker")
+            except Surplus as s:  # another worker took the last trial between our check and ask
+                study._storage.remove_session()
+                unstart(study, s.trial_id)
+                _say(a, f"trial {s.number} not needed (the study reached its target): "
+                        "back in the queue")
+                continue
             last = _trial(study, obj.last_number)
             reason = last.user_attrs.get("fail_reason", "") if last is not None else ""
-            if last is not None and last.state == TrialState.FAIL and reason != SURPLUS:
+            if last is not None and last.state == TrialState.FAIL:
                 fails += 1
                 if fails >= MAX_FAILS_IN_A_ROW:
                     raise UserError(f"{fails} trials in a row failed; last: {reason}")
@@ -219,6 +232,12 @@ def _loop(study: optuna.Study, obj: Objective, a: SearchConfig, watch: Watch | N
         except KeyboardInterrupt:
             pass  # a second Ctrl-C: leave at once; heartbeats clean up after us
         raise SystemExit(code) from None
+    except (StopRun, Exception) as e:  # a write the machine refused: in a trial, or in ask/tell
+        fault = e.fault if isinstance(e, StopRun) else as_write_fault(e, storage=study._storage)
+        if fault is None:
+            raise
+        bar.close()
+        raise _settle_fault(study, obj.last_number, a, fault) from None
     finally:
         optuna.logging.set_verbosity(level)
         bar.close()
@@ -238,6 +257,30 @@ def _wait_for_others(study: optuna.Study, a: SearchConfig, running: int, waiting
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         fail_stale_trials(study)
     return True
+
+
+def _settle_fault(study: optuna.Study, number: int | None, a: SearchConfig,
+                  fault: WriteFault) -> WriteFault:
+    """Settle the trial a refused write stopped as for Ctrl-C (FAIL with a reason, queued again)
+    where the storage still takes writes; the one line: the fault, the trial, how to resume."""
+    note = ""
+    with contextlib.suppress(Exception):  # what the storage refuses, the rerun settles
+        study._storage.remove_session()  # the refused write's transaction: roll it back first
+        t = _trial(study, number)
+        if t is not None and t.state == TrialState.RUNNING:
+            note = f"trial {t.number} left RUNNING (the rerun queues it again); "
+            # new rows first, FAIL last: where the disk refuses new rows, the trial stays
+            # RUNNING and the rerun's heartbeat check fails it and queues it again
+            study._storage.set_trial_user_attr(t._trial_id, "fail_reason", stopped_by(fault))
+            requeue(study, t)
+            study.tell(t.number, state=TrialState.FAIL)
+            note = f"trial {t.number} marked FAIL and queued again; "
+    try:
+        done = f"{n_finished(study)} of {a.n_trials} trials finished; "
+    except Exception:  # the storage cannot even be read: the rerun will tell
+        done = ""
+    return fault.followed_by(f"{note}{done}once it can be written, rerun the same command to "
+                             f"resume study {a.name!r}")
 
 
 def _settle_interrupted(study: optuna.Study, number: int | None) -> str:

@@ -15,6 +15,7 @@ from search.config import SearchConfig
 from search.loop.interrupt import exit_status, stop_name
 from search.results.outputs import save_front
 from search.results.pareto import front_summary
+from search.store.faults import writing
 from search.store.study import StudyPaths, n_finished, redact
 
 __all__ = ["CHANCE_ACC", "DATA_DIR_ATTR", "announce", "chance_warning", "finish", "stopped_line"]
@@ -34,7 +35,8 @@ def announce(study: optuna.Study, a: SearchConfig) -> None:
     if a.data_dir is not None:
         root = str(Path(a.data_dir).expanduser().resolve())
         if study.user_attrs.get(DATA_DIR_ATTR) != root:
-            study.set_user_attr(DATA_DIR_ATTR, root)
+            with writing(storage=study._storage):  # a full disk: one line naming the database
+                study.set_user_attr(DATA_DIR_ATTR, root)
 
 
 def stopped_line(e: BaseException, study: optuna.Study, a: SearchConfig, note: str = "") -> str:

@@ -24,8 +24,11 @@ downloaded only with --download. Only torch, torchvision and the standard librar
 
 import argparse
 import gzip
+import hashlib
+import math
 import os
 import sys
+import zlib
 from pathlib import Path
 
 import torch
@@ -52,16 +55,62 @@ FILES = {True: ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
          False: ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
 
 
+MD5 = dict(datasets.MNIST.resources)  # torchvision's checksums of the four .gz files
+# the same words as nas-mnist's own
+DAMAGED = "MNIST file {path} is damaged ({what}); delete it to {redo}, or copy a good one there"
+
+
+def idx_problem(head, size):
+    """What is wrong with an unpacked idx file, from its first 16 bytes and its size, or None."""
+    if len(head) < 4 or head[:3] != bytes([0, 0, 8]) or not 1 <= head[3] <= 3:
+        return "not an MNIST idx file"
+    ndim = head[3]
+    if len(head) < 4 + 4 * ndim:
+        return f"truncated: {size:,} bytes"
+    dims = [int.from_bytes(head[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
+    want = 4 + 4 * ndim + math.prod(dims)
+    if size < want:
+        return f"truncated: {size:,} of {want:,} bytes"
+    return None if size == want else f"{size:,} bytes, not {want:,}"
+
+
+def unpack(gz):
+    """The bytes inside a .gz; a damaged one (not torchvision's md5) stops the script."""
+    packed = gz.read_bytes()
+    problem, data = None, b""
+    try:
+        data = gzip.decompress(packed)
+    except EOFError:
+        problem = "truncated"
+    except (OSError, zlib.error):
+        problem = "corrupt gzip data" if packed[:2] == bytes([0x1F, 0x8B]) else "not a gzip file"
+    md5 = hashlib.md5(packed, usedforsecurity=False).hexdigest()
+    want = MD5.get(gz.name, md5)
+    if md5 != want:
+        checksum = f"md5 {md5} is not torchvision's {want}"
+        problem = problem or idx_problem(data[:16], len(data))
+        what = f"{problem}; {checksum}" if problem else f"checksum mismatch: {checksum}"
+        sys.exit("error: " + DAMAGED.format(path=gz, what=what, redo="download it again"))
+    return data
+
+
 def read_idx(path):
-    """One MNIST idx file (plain, or .gz beside it) as a uint8 tensor; None if neither exists."""
-    for name, opener in ((path, open), (path.with_name(path.name + ".gz"), gzip.open)):
-        if name.is_file():
-            with opener(name, "rb") as f:
-                data = f.read()
-            ndim = data[3]
-            shape = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
-            return torch.frombuffer(bytearray(data[4 + 4 * ndim:]), dtype=torch.uint8).view(shape)
-    return None
+    """One MNIST idx file (plain, or .gz beside it) as a uint8 tensor; None if neither exists.
+    A damaged one stops the script with one line saying which file and what to do."""
+    gz = path.with_name(path.name + ".gz")
+    if path.is_file():
+        data = path.read_bytes()
+        problem = idx_problem(data[:16], len(data))
+        if problem:
+            redo = "unpack it again from its .gz (or download it)"
+            sys.exit("error: " + DAMAGED.format(path=path, what=problem, redo=redo))
+    elif gz.is_file():
+        data = unpack(gz)
+    else:
+        return None
+    ndim = data[3]
+    shape = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
+    return torch.frombuffer(bytearray(data[4 + 4 * ndim:]), dtype=torch.uint8).view(shape)
 
 
 def mnist(data_dir, train, download=False):
@@ -132,6 +181,40 @@ def train(model, train_set, device, epochs, subset=None):
         print(f"epoch {epoch}/{epochs}: train loss {total / len(train_set):.4f}")
 
 
+def load_weights(model, path, device):
+    """`path`'s weights into `model`; a file that is not a state dict of this net stops the script
+    with one line naming the file and the mismatch."""
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)  # never runs pickled code
+    except Exception as e:  # not a torch file, cut short, or pickled objects beyond tensors
+        text = str(e).split(". ")[0].strip()  # torch's first sentence; the rest is advice
+        if "Unsupported global" in str(e):  # what weights_only=True refuses to unpickle
+            why = "it holds objects other than tensors"
+        elif isinstance(e, RuntimeError) and text:  # torch's own words: a truncated file
+            why = text[:120]
+        else:
+            why = "torch.load cannot read it"
+        sys.exit(f"error: {path} is not a PyTorch weights file ({why})")
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        sys.exit(f"error: {path} holds a {type(state).__name__}, not the weights of a net")
+    mine = model.state_dict()
+    shapes = [k for k in mine if k in state and state[k].shape != mine[k].shape]
+    missing = [k for k in mine if k not in state]
+    extra = [k for k in state if k not in mine]
+    what = []
+    if shapes:
+        k = shapes[0]
+        what.append(f"{k} is {list(state[k].shape)}, this net's is {list(mine[k].shape)}"
+                    + (f" (and {len(shapes) - 1} more)" if len(shapes) > 1 else ""))
+    if missing:
+        what.append(f"{len(missing)} tensor(s) missing ({missing[0]}, ...)")
+    if extra:
+        what.append(f"{len(extra)} tensor(s) this net does not have ({extra[0]}, ...)")
+    if what:
+        sys.exit(f"error: {path} holds the weights of another net: " + "; ".join(what))
+    model.load_state_dict(state)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     mode = parser.add_mutually_exclusive_group(required=True)
@@ -169,8 +252,7 @@ def main():
     train_set = None if args.evaluate else mnist(args.data_dir, True, args.download)
     test = mnist(args.data_dir, False, args.download)
     if args.evaluate:
-        state = torch.load(args.evaluate, map_location=args.device, weights_only=True)
-        model.load_state_dict(state)
+        load_weights(model, args.evaluate, args.device)
     else:
         torch.manual_seed(args.seed)
         train(model, train_set, args.device, args.epochs, args.train_subset)

@@ -8,6 +8,7 @@ import pandas as pd
 
 from search.results.pareto import write_front
 from search.results.plot import plot_front
+from search.store.faults import writing
 from search.store.study import StudyPaths
 
 __all__ = ["evaluate_and_write", "save_front", "write_outputs"]
@@ -18,9 +19,13 @@ def save_front(study: optuna.Study, paths: StudyPaths, budget: int | None) -> pd
     (search.results.publish); returns the front table."""
     from search.results.publish import publish  # plotly: imported only when outputs are written
 
-    df = write_front(study, paths.pareto_csv)
-    plot_front(study, paths.pareto_png, budget=budget)
-    publish(study, paths)
+    # a full disk (or a read-only folder): one line naming the file, not pandas' traceback
+    with writing(paths.pareto_csv, study._storage):
+        df = write_front(study, paths.pareto_csv)
+    with writing(paths.pareto_png, study._storage):
+        plot_front(study, paths.pareto_png, budget=budget)
+    with writing(paths.root, study._storage):
+        publish(study, paths)
     return df
 
 
@@ -29,7 +34,8 @@ def write_outputs(study: optuna.Study, paths: StudyPaths) -> pd.DataFrame:
     from search.results.report import write_report
 
     df = save_front(study, paths, study.user_attrs.get("settings", {}).get("budget"))
-    write_report(study, paths.report_md)
+    with writing(paths.report_md, study._storage):
+        write_report(study, paths.report_md)
     return df
 
 

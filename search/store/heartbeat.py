@@ -34,6 +34,7 @@ from optuna.storages.journal import JournalFileBackend, JournalStorage
 from optuna.trial import FrozenTrial, TrialState
 
 from search.errors import UserError
+from search.store.faults import storage_fault
 
 __all__ = [
     "GRACE_S", "HEARTBEAT_S", "MAX_RETRY", "HeartbeatJournalStorage", "HeartbeatRDBStorage",
@@ -105,6 +106,15 @@ class HeartbeatRDBStorage(RDBStorage):
         super().__init__(*args, **kwargs)
         self._unbeaten_since: dict[int, float] = {}  # trial id -> when this process first saw it
 
+    def record_heartbeat(self, trial_id: int) -> None:
+        try:
+            super().record_heartbeat(trial_id)
+        except Exception as e:
+            # a full disk: the main thread's next write reports it in one line; a traceback from
+            # this thread would only add noise (and a missed beat only shortens the grace period)
+            if storage_fault(e) is None:
+                raise
+
     def _get_stale_trial_ids(self, study_id: int) -> list[int]:
         stale = super()._get_stale_trial_ids(study_id)
         now = time.monotonic()
@@ -148,6 +158,9 @@ class HeartbeatJournalStorage(JournalStorage, BaseHeartbeat):
             self.set_trial_system_attr(trial_id, self._KEY, time.time())
         except UpdateFinishedTrialError:
             pass  # another worker declared this trial dead; nothing left to keep alive
+        except OSError as e:  # a full disk: as in HeartbeatRDBStorage.record_heartbeat
+            if storage_fault(e) is None:
+                raise
 
     def _get_stale_trial_ids(self, study_id: int) -> list[int]:
         now = time.time()

@@ -8,6 +8,7 @@ and after the grace period its trial becomes FAIL and is queued again.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import warnings
@@ -17,14 +18,14 @@ from pathlib import Path
 from typing import Any
 
 import optuna
-from optuna.artifacts import FileSystemArtifactStore
-from optuna.exceptions import DuplicatedStudyError
+from optuna.exceptions import DuplicatedStudyError, UpdateFinishedTrialError
 from optuna.storages import RDBStorage
 from optuna.storages.journal import JournalFileBackend, JournalStorage
 from optuna.trial import FrozenTrial, TrialState
 
 from search.config import SearchConfig, default_storage
 from search.errors import UserError
+from search.store.faults import ArtifactStore
 from search.store.heartbeat import (
     HeartbeatJournalStorage,
     HeartbeatRDBStorage,
@@ -49,6 +50,7 @@ __all__ = [
     "redact",
     "requeue",
     "sqlalchemy_url",
+    "unstart",
 ]
 
 PG_CONNECT_TIMEOUT_S = 10  # an unreachable PostgreSQL host is an error, not a hang
@@ -84,9 +86,9 @@ class StudyPaths:
     def export_dir(self) -> Path:
         return self.root / "export"
 
-    def artifact_store(self) -> FileSystemArtifactStore:
+    def artifact_store(self) -> ArtifactStore:
         self.artifacts.mkdir(parents=True, exist_ok=True)
-        return FileSystemArtifactStore(str(self.artifacts))
+        return ArtifactStore(str(self.artifacts))
 
 
 def check_study_name(name: str) -> str:
@@ -226,6 +228,29 @@ def requeue(study: optuna.Study, trial: FrozenTrial) -> None:
         user_attrs={k: v for k, v in trial.user_attrs.items() if k in keep},
         system_attrs={**trial.system_attrs, "failed_trial": history[0], "retry_history": history},
     ))
+
+
+def unstart(study: optuna.Study, trial_id: int) -> None:
+    """Put a RUNNING trial that this worker will not run back in the queue as it was (WAITING,
+    with what it was queued with: fixed params, labels, a retry's params), for a later run to pop.
+    Its heartbeat and start time go too: left behind, the heartbeat would make the trial look
+    stale once popped again. Optuna has no call for this, nor one that deletes a trial."""
+    storage = study._storage
+    backend = getattr(storage, "_backend", storage)  # Optuna wraps RDBStorage in a cache
+    if not isinstance(backend, RDBStorage):  # a journal's beat counts from the trial's own start
+        with contextlib.suppress(UpdateFinishedTrialError):  # declared dead meanwhile
+            storage.set_trial_state_values(trial_id, TrialState.WAITING)
+        return
+    from optuna.storages._rdb import models  # the ORM Optuna itself writes these rows with
+    from optuna.storages._rdb.storage import _create_scoped_session
+
+    with _create_scoped_session(backend.scoped_session, True) as session:  # one transaction
+        trial = models.TrialModel.find_or_raise_by_id(trial_id, session, for_update=True)
+        if trial.state != TrialState.RUNNING:
+            return  # another worker declared it dead meanwhile: its own retry stands
+        trial.state, trial.datetime_start = TrialState.WAITING, None
+        session.query(models.TrialHeartbeatModel).filter(
+            models.TrialHeartbeatModel.trial_id == trial_id).delete()
 
 
 def load_study(storage: optuna.storages.BaseStorage, name: str) -> optuna.Study:

@@ -15,6 +15,7 @@ import io
 import math
 import os
 import shutil
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,7 @@ from urllib.error import URLError
 import torch
 import torch.nn.functional as F
 from torchvision.datasets import MNIST
-from torchvision.datasets.utils import check_integrity
+from torchvision.datasets.utils import calculate_md5, check_integrity
 
 from search.atomic import atomic_write
 from search.errors import UserError
@@ -98,6 +99,60 @@ def _unpack_local(raw: Path) -> None:
             atomic_write(target, functools.partial(_gunzip, archive))
 
 
+# Said the same way by the exported script (search/results/export_template.py).
+DAMAGED = "MNIST file {path} is damaged ({what}); delete it to {redo}, or copy a good one there"
+REDO_GZ = "download it again"
+REDO_PLAIN = "unpack it again from its .gz (or download it)"
+
+
+def _idx_problem(head: bytes, size: int) -> str | None:
+    """What is wrong with an unpacked idx file, from its first 16 bytes and its size, or None."""
+    if len(head) < 4 or head[:3] != b"\0\0\x08" or not 1 <= head[3] <= 3:
+        return "not an MNIST idx file"
+    ndim = head[3]
+    if len(head) < 4 + 4 * ndim:
+        return f"truncated: {size:,} bytes"
+    want = 4 + 4 * ndim + math.prod(int.from_bytes(head[4 + 4 * i:8 + 4 * i], "big")
+                                    for i in range(ndim))
+    if size < want:
+        return f"truncated: {size:,} of {want:,} bytes"
+    return None if size == want else f"{size:,} bytes, not {want:,}"
+
+
+def _gz_problem(archive: Path, md5: str) -> str | None:
+    """What is wrong with a .gz whose md5 is not torchvision's, or None when it is."""
+    if check_integrity(str(archive), md5):
+        return None
+    checksum = f"md5 {calculate_md5(str(archive))} is not torchvision's {md5}"
+    try:
+        with gzip.open(archive, "rb") as f:
+            data = f.read()
+    except EOFError:
+        return f"truncated; {checksum}"
+    except (OSError, zlib.error):
+        with open(archive, "rb") as f:
+            gz = f.read(2) == b"\x1f\x8b"
+        return f"{'corrupt gzip data' if gz else 'not a gzip file'}; {checksum}"
+    problem = _idx_problem(data[:16], len(data))
+    return f"{problem}; {checksum}" if problem else f"checksum mismatch: {checksum}"
+
+
+def _damage(raw: Path, train: bool) -> str | None:
+    """The first damaged MNIST file under `raw` (the split's own first) as one line, or None.
+    torchvision reads the unpacked file where there is one, else its .gz."""
+    files = sorted(MNIST.resources, key=lambda r: r[0].startswith("train") != train)
+    for filename, md5 in files:
+        archive, plain = raw / filename, raw / Path(filename).stem
+        if plain.is_file():
+            with open(plain, "rb") as f:
+                problem = _idx_problem(f.read(16), plain.stat().st_size)
+            if problem:
+                return DAMAGED.format(path=plain, what=problem, redo=REDO_PLAIN)
+        elif archive.is_file() and (problem := _gz_problem(archive, md5)):
+            return DAMAGED.format(path=archive, what=problem, redo=REDO_GZ)
+    return None
+
+
 def _read(
     root: str | Path | None, *, train: bool, download: bool
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -115,7 +170,12 @@ def _read(
             f"cannot write under {raw} ({e.strerror}); copy the MNIST folder somewhere writable "
             "and pass that as --data-dir"
         ) from None
-    except (RuntimeError, URLError, OSError):
+    except Exception as e:  # torchvision reading a damaged file may raise nearly anything
+        damage = _damage(raw, train) if raw.is_dir() else None
+        if damage:
+            raise DataError(damage) from None
+        if not isinstance(e, (RuntimeError, URLError, OSError)):
+            raise
         how = "and could not be downloaded" if download else "(download disabled)"
         raise DataError(
             f"MNIST not found under {raw} {how}; copy the four MNIST .gz files there "

@@ -21,7 +21,6 @@ import pytest
 from optuna.trial import TrialState
 
 from search.config import SearchConfig
-from search.loop.objective import SURPLUS
 from search.loop.run import prepare_study, work
 from search.store.study import redact, sqlalchemy_url
 from space import sample
@@ -110,10 +109,9 @@ def test_concurrent_workers_share_one_study(pg_url, mnist_root, tiny_data, tmp_p
     assert all(t.datetime_start is None and ("warm_start" in t.user_attrs or "reference"
                in t.user_attrs) for t in waiting)
     assert min(t.number for t in waiting) > max(t.number for t in finished)
-    assert all(t.user_attrs.get("fail_reason") == SURPLUS
-               for t in trials if t.state == TrialState.FAIL)  # only stand-downs failed
-    kept = [t for t in trials if t.state != TrialState.FAIL]  # a stand-down requeues what it popped
-    assert [t.user_attrs.get("reference") for t in kept].count("ref6016") == 1  # queued once
+    # nothing failed: a worker that raced past the target put its popped trial back unstarted
+    assert not [t for t in trials if t.state == TrialState.FAIL]
+    assert [t.user_attrs.get("reference") for t in trials].count("ref6016") == 1  # queued once
     configs = [json.dumps(t.user_attrs["config"], sort_keys=True) for t in finished]
     assert len(set(configs)) == len(configs)  # no candidate was drawn twice
 

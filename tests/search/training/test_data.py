@@ -130,3 +130,20 @@ def test_batches() -> None:
     assert not torch.equal(order(0), order(1))
     for x, y in batches(split, 3, shuffle=True):
         assert torch.equal(x.flatten().long(), y)  # images stay paired with their labels
+
+
+def test_a_damaged_archive_is_named_with_what_is_wrong(tmp_path: Path, mnist_root: Path) -> None:
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for f in (mnist_root / "MNIST" / "raw").glob("*.gz"):
+        (raw / f.name).write_bytes(f.read_bytes())
+    labels = raw / "train-labels-idx1-ubyte.gz"
+    b = bytearray(labels.read_bytes())
+    b[len(b) // 2] ^= 0xFF  # one flipped byte: gzip's CRC (or the deflate stream) catches it
+    labels.write_bytes(bytes(b))
+    with pytest.raises(DataError) as e:
+        load_mnist(tmp_path, download=False)
+    msg = str(e.value)
+    assert msg.startswith(f"MNIST file {labels} is damaged (corrupt gzip data; md5 ")
+    assert msg.endswith(" is not torchvision's d53e105ee54ea40749a09fcbcd1e9432); delete it to "
+                        "download it again, or copy a good one there")
