@@ -19,20 +19,22 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import pandas as pd
 import torch
 
+from search.bench.plans import SPEED_NAMES, PanelPlan
+from search.errors import UserError
 from search.training.data import MnistData, Split, load_mnist
 from search.training.speed import DEFAULT_SPEED, Speed
 from search.training.train import evaluate, train
 from space import NetConfig, build, count_macs, count_params
 from space.recipe import TrainConfig
 
-__all__ = ["PANEL_FILE", "PLANS", "SPEEDS", "PanelPlan", "compare", "load_panel", "matmul_peak",
-           "profile_epoch", "run_panel", "summarize"]
+__all__ = ["GOALS", "PANEL_FILE", "SPEEDS", "compare", "format_panel", "goal_lines", "load_panel",
+           "matmul_peak", "profile_epoch", "run_panel", "run_speed", "summarize"]
 
 PANEL_FILE = Path(__file__).with_name("panel.json")
 FULL_EPOCH = (50_000, 10_000)  # training and validation images of a default epoch
@@ -45,25 +47,7 @@ SPEEDS: dict[str, Speed] = {
     "nchw": replace(DEFAULT_SPEED, channels_last=False),
     "eval1024": replace(DEFAULT_SPEED, eval_batch=1024),
 }
-
-
-@dataclass(frozen=True)
-class PanelPlan:
-    images: int  # training images per timed epoch
-    val: int  # validation images per timed evaluation
-    reps: int  # timed epochs per cell (after one untimed); the median is reported
-    batches: tuple[int, ...] = (32, 128, 256)
-    nets: tuple[str, ...] | None = None  # None: the whole panel
-
-
-PLANS = {
-    "full": PanelPlan(images=2048, val=2048, reps=2),
-    # the costly levers (torch.compile) on three shapes: narrow, warm start, reference
-    "levers": PanelPlan(images=2048, val=2048, reps=2, batches=(32, 128),
-                        nets=("narrow28@4.0k", "onepool@5.0k", "ref10224")),
-    "quick": PanelPlan(images=256, val=256, reps=1, batches=(32, 128),
-                       nets=("ref10224", "onepool@1.9k", "narrow28@4.0k")),
-}
+assert tuple(SPEEDS) == SPEED_NAMES  # the CLI offers the names without importing torch
 
 
 def load_panel(names: Sequence[str] | None = None) -> dict[str, NetConfig]:
@@ -72,7 +56,7 @@ def load_panel(names: Sequence[str] | None = None) -> dict[str, NetConfig]:
     if names is None:
         return nets
     if unknown := [n for n in names if n not in nets]:
-        raise KeyError(f"not in the panel: {', '.join(unknown)}")
+        raise UserError(f"not in the panel: {', '.join(unknown)} (it has {', '.join(nets)})")
     return {n: nets[n] for n in names}
 
 
@@ -127,7 +111,7 @@ def run_panel(data: MnistData, plan: PanelPlan, speed: Speed, *, label: str = "d
     return pd.DataFrame(rows)
 
 
-def compare(speeds: Sequence[str], *, rounds: int, plan_name: str, data_dir: str | None,
+def compare(speeds: Sequence[str], *, rounds: int, plan: PanelPlan, data_dir: str | None,
             device: str, say=lambda msg: None) -> pd.DataFrame:
     """Every speed of ``speeds`` (names of SPEEDS) over the panel, each run in its own process,
     in turn for ``rounds`` rounds (a, b, a, b, ...); all rows, with a ``round`` column."""
@@ -137,8 +121,8 @@ def compare(speeds: Sequence[str], *, rounds: int, plan_name: str, data_dir: str
             for s in speeds:
                 say(f"bench speed: round {r + 1} of {rounds}, speed {s} ...")
                 out = Path(tmp) / f"{s}-{r}.json"
-                cmd = [sys.executable, "-m", "search.bench.panel", s, plan_name, device,
-                       data_dir or "", str(out)]
+                cmd = [sys.executable, "-m", "search.bench.panel", s, json.dumps(asdict(plan)),
+                       device, data_dir or "", str(out)]
                 subprocess.run(cmd, check=True)
                 frames.append(pd.read_json(out).assign(round=r))
     return pd.concat(frames, ignore_index=True)
@@ -146,16 +130,17 @@ def compare(speeds: Sequence[str], *, rounds: int, plan_name: str, data_dir: str
 
 def summarize(rows: pd.DataFrame, base: str | None = None) -> pd.DataFrame:
     """Median (and min-max spread) per speed, net and batch; with ``base``, each speed's
-    training img/s over ``base``'s."""
+    training img/s over ``base``'s (``x_base``)."""
     g = rows.groupby(["speed", "net", "batch"], sort=False)
     out = g.agg(params=("params", "first"), macs=("MACs/img", "first"),
                 img_s=("train img/s", "median"), lo=("train img/s", "min"),
                 hi=("train img/s", "max"), gflops=("GFLOP/s", "median"),
                 peak_pct=("% of peak", "median"), val_img_s=("val img/s", "median"),
-                epoch_s=("epoch s", "median"), first_s=("first epoch s", "median")).reset_index()
+                epoch_s=("epoch s", "median"), first_s=("first epoch s", "median"),
+                peak=("peak GFLOP/s", "median")).reset_index()
     if base is not None:
         ref = out[out["speed"] == base].set_index(["net", "batch"])["img_s"]
-        out["x base"] = [r.img_s / ref[(r.net, r.batch)] for r in out.itertuples()]
+        out["x_base"] = [r.img_s / ref[(r.net, r.batch)] for r in out.itertuples()]
     return out
 
 
@@ -174,12 +159,89 @@ def profile_epoch(name: str, bs: int, data: MnistData, plan: PanelPlan, speed: S
     return prof.key_averages().table(sort_by=key, row_limit=rows)
 
 
+def format_panel(summary: pd.DataFrame, base: str | None = None) -> str:
+    """The summary as a table: one row per speed, net and batch size."""
+    t = pd.DataFrame({
+        "speed": summary["speed"], "net": summary["net"], "params": summary["params"],
+        "kMAC/img": (summary["macs"] / 1000).round().astype(int), "batch": summary["batch"],
+        "img/s": summary["img_s"].round().astype(int),
+        "min-max": [f"{lo:.0f}-{hi:.0f}" for lo, hi in zip(summary["lo"], summary["hi"],
+                                                            strict=True)],
+        "GFLOP/s": summary["gflops"].round(1), "% peak": summary["peak_pct"].round(1),
+        "val img/s": summary["val_img_s"].round().astype(int),
+        "epoch s": summary["epoch_s"].round(1), "first s": summary["first_s"].round(1)})
+    if base is not None and "x_base" in summary:
+        t[f"x {base}"] = summary["x_base"].round(2)
+    return t.to_string(index=False)
+
+
+# Goals of the throughput issue, checked when a run compares a speed with ``plain``.
+NARROW = "narrow28@4.0k"  # the narrow full-resolution net of the goal
+GOALS = {"narrow": 3.0, "median": 1.5, "slowest": 1.0, "peak_pct": 25.0}
+
+
+def goal_lines(summary: pd.DataFrame, base: str) -> list[str]:
+    """One line per goal for every speed compared with ``base``."""
+    out = []
+    for speed, g in summary[summary["speed"] != base].groupby("speed", sort=False):
+        def met(ok: bool) -> str:
+            return "met" if ok else "NOT met"
+
+        for r in g[g["net"] == NARROW].itertuples():
+            out.append(f"{speed}: {NARROW} at batch {r.batch}: {r.x_base:.2f}x {base} "
+                       f"(goal >= {GOALS['narrow']:g}x): {met(r.x_base >= GOALS['narrow'])}")
+        x = g["x_base"]
+        out.append(f"{speed}: panel median {x.median():.2f}x {base} (goal >= "
+                   f"{GOALS['median']:g}x): {met(x.median() >= GOALS['median'])}; slowest "
+                   f"{x.min():.2f}x ({g.loc[x.idxmin(), 'net']}, batch "
+                   f"{g.loc[x.idxmin(), 'batch']}; goal >= {GOALS['slowest']:g}x): "
+                   f"{met(x.min() >= GOALS['slowest'])}")
+        n = int((g["peak_pct"] >= GOALS["peak_pct"]).sum())
+        out.append(f"{speed}: {n} of {len(g)} cells at >= {GOALS['peak_pct']:g} % of the matmul "
+                   f"peak ({g['peak'].median():.0f} GFLOP/s)")
+    return out
+
+
+def run_speed(plan: PanelPlan, speeds: Sequence[str], *, rounds: int, device: str,
+              data_dir: str | None, profile: str | None = None, batch: int = 128,
+              out: Path | None = None) -> str:
+    """`nas-mnist bench speed`: the panel at each speed (or one profile); the text to print."""
+    from search.bench.speed import describe_device
+    from search.training.device import resolve_device
+
+    dev = resolve_device(device)
+    say = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
+    if profile is not None:
+        data = load_mnist(data_dir, device=dev, download=False)
+        return profile_epoch(profile, batch, data, plan, SPEEDS[speeds[0]])
+    load_panel(plan.nets)  # a one-line error for an unknown net before anything runs
+    if len(speeds) == 1 and rounds == 1:
+        data = load_mnist(data_dir, device=dev, download=False)
+        rows = run_panel(data, plan, SPEEDS[speeds[0]], label=speeds[0], say=say).assign(round=0)
+    else:
+        rows = compare(speeds, rounds=rounds, plan=plan, data_dir=data_dir, device=str(dev),
+                       say=say)
+    base = speeds[0] if len(speeds) > 1 else None
+    summary = summarize(rows, base)
+    head = (f"nas-mnist bench speed on {describe_device(dev)}; torch {torch.__version__}; "
+            f"{torch.get_num_threads()} thread(s); {plan}; speeds {', '.join(speeds)}, "
+            f"{rounds} round(s), each in its own process when more than one run")
+    text = "\n".join([head, "", format_panel(summary, base),
+                      *([""] + goal_lines(summary, base) if base == "plain" else [])])
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        rows.to_csv(out / "panel.csv", index=False)
+        (out / "panel.txt").write_text(text + "\n")
+    return text
+
+
 def _worker(argv: list[str]) -> None:
-    """One speed over the panel in this process: ``speed plan device data_dir out.json``."""
-    name, plan_name, device, data_dir, out = argv
-    torch.set_num_threads(torch.get_num_threads())  # the parent's OMP_NUM_THREADS, inherited
+    """One speed over the panel in this process: ``speed plan.json device data_dir out.json``."""
+    name, plan_json, device, data_dir, out = argv
+    plan = PanelPlan(**{k: tuple(v) if isinstance(v, list) else v
+                        for k, v in json.loads(plan_json).items()})
     data = load_mnist(data_dir or None, device=device, download=False)
-    df = run_panel(data, PLANS[plan_name], SPEEDS[name], label=name,
+    df = run_panel(data, plan, SPEEDS[name], label=name,
                    say=lambda m: print(m, file=sys.stderr, flush=True))
     df.to_json(out)
 

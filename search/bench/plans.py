@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from search.config import SearchConfig
 from search.training.device import cpu_cores
 
-__all__ = ["BENCH_EPOCHS", "FULL", "PLANS", "QUICK", "FrontPlan", "Plan"]
+__all__ = ["BENCH_EPOCHS", "FULL", "PANEL_PLANS", "PLANS", "QUICK", "SPEED_NAMES", "FrontPlan",
+           "PanelPlan", "Plan"]
 
 BENCH_EPOCHS = 8  # epochs per trial of the search benches: the issue's accuracy goals are at 8
 
@@ -66,3 +67,26 @@ FULL = FrontPlan(jobs=min(FrontPlan.jobs, cpu_cores()))
 # such nets sit far below 90 %, so the reference is chance level, else every HV would be 0.
 QUICK = FrontPlan(seeds=2, minutes=20 / 60, epochs=1, budget=2000, jobs=1, train_subset=2000,
                   val_size=500, ref_acc=10.0)
+
+
+@dataclass(frozen=True)
+class PanelPlan:
+    """How much `bench speed` measures per cell of its panel (net x batch size)."""
+
+    images: int  # training images per timed epoch
+    val: int  # validation images per timed evaluation
+    reps: int  # timed epochs per cell (after one untimed); the median is reported
+    batches: tuple[int, ...] = (32, 128, 256)
+    nets: tuple[str, ...] | None = None  # None: the whole panel (search/bench/panel.json)
+
+
+PANEL_PLANS = {
+    "full": PanelPlan(images=2048, val=2048, reps=2),
+    "quick": PanelPlan(images=256, val=256, reps=1, batches=(32, 128),
+                       nets=("ref10224", "onepool@1.9k", "narrow28@4.0k")),
+    # the costly levers (torch.compile) on three shapes: narrow, warm start, reference
+    "levers": PanelPlan(images=2048, val=2048, reps=2, batches=(32, 128),
+                        nets=("narrow28@4.0k", "onepool@5.0k", "ref10224")),
+}
+# the trainer's Speed variants `bench speed --speeds` compares (search.bench.panel.SPEEDS)
+SPEED_NAMES = ("default", "plain", "compile", "nchw", "eval1024")

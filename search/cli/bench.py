@@ -14,7 +14,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from search.bench.plans import BENCH_EPOCHS, FULL, PLANS, QUICK, FrontPlan
+from search.bench.plans import (
+    BENCH_EPOCHS,
+    FULL,
+    PANEL_PLANS,
+    PLANS,
+    QUICK,
+    SPEED_NAMES,
+    FrontPlan,
+)
 from search.cli.common import (
     DATA_HELP,
     add_device_arg,
@@ -57,24 +65,45 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _speed(sub: argparse._SubParsersAction) -> None:
-    cpu, cuda = PLANS[("cpu", False)], PLANS[("cuda", False)]
+    cpu, cuda, full = PLANS[("cpu", False)], PLANS[("cuda", False)], PANEL_PLANS["full"]
     p = sub.add_parser(
-        "speed", help="training and search throughput beside the notebooks' loop",
-        description="Measure img/s of the notebooks' DataLoader loop vs nas-mnist's trainer on "
-        "the same nets, search throughput with 1 vs N concurrent trials, and peak memory per "
-        "trial; prints small tables (medians after warm-up).")
+        "speed", help="trainer throughput over a fixed panel of nets (or the older sections)",
+        description="Train every net of a fixed panel (references, warm-start shapes, narrow "
+        "full-resolution nets, seeded draws; search/bench/panel.json) at each batch size with "
+        "nas-mnist's trainer: img/s, training GFLOP/s from analytic MACs, share of the device's "
+        "measured matmul peak, seconds per full epoch. With several --speeds, each runs in its "
+        "own process, in turn. --only train / search: the notebook loop vs the trainer, and "
+        "search throughput with 1 vs N workers.")
     add_device_arg(p)
     p.add_argument("--quick", action="store_true", help="tiny sizes: a smoke test")
     p.add_argument("--data-dir", help=DATA_HELP)
-    p.add_argument("--jobs", type=positive_int, help="concurrent trials compared with 1 "
+    p.add_argument("--only", choices=("panel", "train", "search"), default="panel",
+                   help="panel (default); train: notebook loop vs trainer; search: 1 vs N workers")
+    g = p.add_argument_group("panel")
+    g.add_argument("--plan", choices=tuple(PANEL_PLANS), help="how much (default full: "
+                   f"{full.images:,} images per timed epoch, {full.reps} epochs per cell; levers: "
+                   "3 nets x 2 batch sizes, for the costly switches; quick with --quick)")
+    g.add_argument("--speeds", default="default", help="comma-separated trainer speeds: "
+                   f"{', '.join(SPEED_NAMES)} (default: default); the first is the base others "
+                   "are compared with")
+    g.add_argument("--rounds", type=positive_int, default=1,
+                   help="times each speed runs, in turn (default 1)")
+    g.add_argument("--nets", help="comma-separated panel nets (default: the plan's)")
+    g.add_argument("--batches", help="comma-separated batch sizes (default: the plan's)")
+    g.add_argument("--profile", metavar="NET", help="instead: torch.profiler's table of one "
+                   "epoch of NET at --batch with the first --speeds")
+    g.add_argument("--batch", type=positive_int, default=128, help="with --profile (128)")
+    g.add_argument("--out", type=Path, help="also write panel.csv (every measurement) and "
+                   "panel.txt (the table) there")
+    o = p.add_argument_group("--only train / search")
+    o.add_argument("--jobs", type=positive_int, help="concurrent trials compared with 1 "
                    f"(default {cpu.jobs} on CPU, {cuda.jobs} on CUDA)")
-    p.add_argument("--threads", help="comma-separated torch CPU thread counts to measure the "
+    o.add_argument("--threads", help="comma-separated torch CPU thread counts to measure the "
                    "training loops at, e.g. 1,2 (default: torch's current setting)")
-    p.add_argument("--storage", choices=("sqlite", "journal"), default="sqlite",
+    o.add_argument("--storage", choices=("sqlite", "journal"), default="sqlite",
                    help="Optuna storage of the search section (default sqlite)")
-    p.add_argument("--compile", action="store_true",
+    o.add_argument("--compile", action="store_true",
                    help="also time the trainer with torch.compile (slow to start; CPU/GPU)")
-    p.add_argument("--only", choices=("train", "search"), help="run one section only")
     p.set_defaults(func=_run_speed)
 
 
@@ -206,15 +235,7 @@ def _override(s: str) -> tuple[str, Any]:
 
 
 def _threads(spec: str | None) -> list[int] | None:
-    if spec is None:
-        return None
-    try:
-        out = [int(s) for s in spec.split(",") if s.strip()]
-    except ValueError:
-        out = []
-    if not out or min(out) < 1:
-        raise UserError(f"--threads needs positive whole numbers like 1,2, got {spec!r}")
-    return out
+    return _ints(spec, "--threads")
 
 
 def _plan(args: argparse.Namespace) -> FrontPlan:
@@ -228,14 +249,41 @@ def _out(args: argparse.Namespace) -> Path:
     return args.out or SearchConfig.study_dir / f"bench-front-{datetime.now():%Y%m%d-%H%M%S}"
 
 
-def _run_speed(args: argparse.Namespace) -> int:
-    from search.bench.speed import format_result, run_bench  # torch only when benchmarking
+def _ints(spec: str | None, what: str) -> list[int] | None:
+    if spec is None:
+        return None
+    try:
+        out = [int(s) for s in spec.split(",") if s.strip()]
+    except ValueError:
+        out = []
+    if not out or min(out) < 1:
+        raise UserError(f"{what} needs positive whole numbers like 1,2, got {spec!r}")
+    return out
 
-    res = run_bench(args.device, quick=args.quick, data_dir=args.data_dir, jobs=args.jobs,
-                    threads=_threads(args.threads), storage=args.storage,
-                    sections=(args.only,) if args.only else ("train", "search"),
-                    compile=args.compile)
-    print(format_result(res))
+
+def _run_speed(args: argparse.Namespace) -> int:
+    if args.only != "panel":
+        from search.bench.speed import format_result, run_bench  # torch only when benchmarking
+
+        res = run_bench(args.device, quick=args.quick, data_dir=args.data_dir, jobs=args.jobs,
+                        threads=_threads(args.threads), storage=args.storage,
+                        sections=(args.only,), compile=args.compile)
+        print(format_result(res))
+        return 0
+    speeds = [s.strip() for s in args.speeds.split(",") if s.strip()]
+    if bad := [s for s in speeds if s not in SPEED_NAMES] or not speeds:
+        raise UserError(f"--speeds: unknown {', '.join(bad) or 'nothing'}; "
+                        f"choose from {', '.join(SPEED_NAMES)}")
+    plan = PANEL_PLANS["quick" if args.quick else args.plan or "full"]
+    if args.nets:
+        plan = dataclasses.replace(plan, nets=tuple(n.strip() for n in args.nets.split(",")))
+    if batches := _ints(args.batches, "--batches"):
+        plan = dataclasses.replace(plan, batches=tuple(batches))
+    from search.bench.panel import run_speed  # torch only when benchmarking
+
+    print(run_speed(plan, speeds, rounds=args.rounds, device=args.device,
+                    data_dir=args.data_dir, profile=args.profile, batch=args.batch,
+                    out=args.out))
     return 0
 
 

@@ -29,9 +29,11 @@ def _cells(out: str, net: str) -> list[str]:
 
 @pytest.mark.slow
 def test_bench_quick_on_cpu(mnist_root: Path, capsys: pytest.CaptureFixture) -> None:
-    assert main(["bench", "speed", "--quick", "--device", "cpu",
-                 "--data-dir", str(mnist_root)]) == 0
-    out = capsys.readouterr().out
+    out = ""
+    for section in ("train", "search"):
+        assert main(["bench", "speed", "--quick", "--only", section, "--device", "cpu",
+                     "--data-dir", str(mnist_root)]) == 0
+        out += capsys.readouterr().out
     assert "nas-mnist bench speed on cpu" in out and "training throughput" in out
     for net in ("ref10224", "d4959"):
         _, params, _threads, nb, ours, ratio = _cells(out, net)

@@ -28,7 +28,7 @@ def test_old_forms_point_to_the_new_one(argv: list[str], new: str,
 
 
 @pytest.mark.parametrize("sub, flag", [
-    ("speed", "--seeds"), ("speed", "--against"), ("speed", "--out"),
+    ("speed", "--seeds"), ("speed", "--against"), ("speed", "--minutes"),
     ("front", "--threads"), ("front", "--compile"), ("front", "--only"),
     ("score", "--seeds"), ("score", "--epochs"), ("score", "--jobs"), ("score", "--against"),
     ("shapes", "--draws"), ("first-epoch", "--shape"),
