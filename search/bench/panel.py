@@ -43,6 +43,8 @@ RECIPE = TrainConfig(epochs=1, lr=0.05, rotate=7.0, translate=0.05, label_smooth
 SPEEDS: dict[str, Speed] = {
     "default": DEFAULT_SPEED,
     "plain": Speed.plain(),
+    "pages": replace(Speed.plain(), keep_pages=True),  # one switch at a time, from plain
+    "foreach": replace(Speed.plain(), foreach=True),
     "compile": replace(DEFAULT_SPEED, compile=True),
     "nchw": replace(DEFAULT_SPEED, channels_last=False),
     "eval1024": replace(DEFAULT_SPEED, eval_batch=1024),

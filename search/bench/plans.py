@@ -89,4 +89,4 @@ PANEL_PLANS = {
                         nets=("narrow28@4.0k", "onepool@5.0k", "ref10224")),
 }
 # the trainer's Speed variants `bench speed --speeds` compares (search.bench.panel.SPEEDS)
-SPEED_NAMES = ("default", "plain", "compile", "nchw", "eval1024")
+SPEED_NAMES = ("default", "plain", "pages", "foreach", "compile", "nchw", "eval1024")

@@ -2,7 +2,7 @@
 
 Every switch leaves the arithmetic of a training run the same (same seed, same batches, same
 updates up to floating-point reassociation); they only decide memory layout, kernels and the
-allocator. The defaults are the measured winners (docs/benchmarks.md, "Trainer throughput");
+allocator. The defaults are the measured winners (docs/benchmarks.md, "bench speed");
 ``Speed.plain()`` is the trainer as it was before them, for benchmarks and as the off switch.
 """
 
@@ -24,13 +24,13 @@ class Speed:
     compile: bool = False  # torch.compile the training step (compile time is paid per trial)
     eval_batch: int = 4096  # images per validation forward pass
     keep_pages: bool = True  # CPU: glibc keeps freed memory instead of unmapping it (see below)
-    foreach: bool = True  # one multi-tensor optimizer update per step instead of one per tensor
+    foreach: bool = False  # one multi-tensor optimizer update per step (measured: no gain on CPU)
 
     @classmethod
     def plain(cls) -> Speed:
         """The trainer before these switches: NHWC at one thread only, per-tensor updates,
         glibc's default allocator settings."""
-        return cls(keep_pages=False, foreach=False)
+        return cls(keep_pages=False)
 
     def nhwc(self, device: torch.device) -> bool:
         if self.channels_last is not None:
