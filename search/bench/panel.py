@@ -26,6 +26,7 @@ import pandas as pd
 import torch
 
 from search.bench.plans import SPEED_NAMES, PanelPlan
+from search.config import SearchConfig
 from search.errors import UserError
 from search.training.data import MnistData, Split, load_mnist
 from search.training.speed import DEFAULT_SPEED, Speed
@@ -37,7 +38,8 @@ __all__ = ["GOALS", "PANEL_FILE", "SPEEDS", "compare", "format_panel", "goal_lin
            "matmul_peak", "profile_epoch", "run_panel", "run_speed", "summarize"]
 
 PANEL_FILE = Path(__file__).with_name("panel.json")
-FULL_EPOCH = (50_000, 10_000)  # training and validation images of a default epoch
+# training and validation images of a default epoch
+FULL_EPOCH = (60_000 - SearchConfig.val_size, SearchConfig.val_size)
 # the recipe's knobs that cost time (augmentation, label smoothing); the rest is arithmetic
 RECIPE = TrainConfig(epochs=1, lr=0.05, rotate=7.0, translate=0.05, label_smoothing=0.05)
 SPEEDS: dict[str, Speed] = {

@@ -27,6 +27,7 @@ from torchvision.datasets import MNIST
 from torchvision.datasets.utils import calculate_md5, check_integrity
 
 from search.atomic import atomic_write
+from search.config import SearchConfig
 from search.errors import UserError
 
 __all__ = [
@@ -188,7 +189,7 @@ def load_mnist(
     root: str | Path | None = None,
     *,
     device: str | torch.device = "cpu",
-    val_size: int = 10_000,
+    val_size: int = SearchConfig.val_size,
     split_seed: int = 0,
     subset: int | None = None,
     download: bool = True,
