@@ -89,7 +89,8 @@ def _speed(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--rounds", type=positive_int, default=1,
                    help="times each speed runs, in turn (default 1)")
     g.add_argument("--nets", help="comma-separated panel nets (default: the plan's)")
-    g.add_argument("--batches", help="comma-separated batch sizes (default: the plan's)")
+    g.add_argument("--batches", type=_whole_numbers,
+                   help="comma-separated batch sizes (default: the plan's)")
     g.add_argument("--profile", metavar="NET", help="instead: torch.profiler's table of one "
                    "epoch of NET at --batch with the first --speeds")
     g.add_argument("--batch", type=positive_int, default=128, help="with --profile (128)")
@@ -98,7 +99,8 @@ def _speed(sub: argparse._SubParsersAction) -> None:
     o = p.add_argument_group("--only train / search")
     o.add_argument("--jobs", type=positive_int, help="concurrent trials compared with 1 "
                    f"(default {cpu.jobs} on CPU, {cuda.jobs} on CUDA)")
-    o.add_argument("--threads", help="comma-separated torch CPU thread counts to measure the "
+    o.add_argument("--threads", type=_whole_numbers,
+                   help="comma-separated torch CPU thread counts to measure the "
                    "training loops at, e.g. 1,2 (default: torch's current setting)")
     o.add_argument("--storage", choices=("sqlite", "journal"), default="sqlite",
                    help="Optuna storage of the search section (default sqlite)")
@@ -210,7 +212,7 @@ def _whole_numbers(s: str) -> list[int]:
     except ValueError:
         out = []
     if not out or min(out) < 1:
-        raise argparse.ArgumentTypeError(f"expected whole numbers like 900,2200, got {s!r}")
+        raise argparse.ArgumentTypeError(f"expected positive whole numbers like 1,2, got {s!r}")
     return out
 
 
@@ -234,10 +236,6 @@ def _override(s: str) -> tuple[str, Any]:
     return knob, _value(value)
 
 
-def _threads(spec: str | None) -> list[int] | None:
-    return _ints(spec, "--threads")
-
-
 def _plan(args: argparse.Namespace) -> FrontPlan:
     """The --quick or full plan, with every plan field given on the command line."""
     names = {f.name for f in dataclasses.fields(FrontPlan)}
@@ -249,24 +247,12 @@ def _out(args: argparse.Namespace) -> Path:
     return args.out or SearchConfig.study_dir / f"bench-front-{datetime.now():%Y%m%d-%H%M%S}"
 
 
-def _ints(spec: str | None, what: str) -> list[int] | None:
-    if spec is None:
-        return None
-    try:
-        out = [int(s) for s in spec.split(",") if s.strip()]
-    except ValueError:
-        out = []
-    if not out or min(out) < 1:
-        raise UserError(f"{what} needs positive whole numbers like 1,2, got {spec!r}")
-    return out
-
-
 def _run_speed(args: argparse.Namespace) -> int:
     if args.only != "panel":
         from search.bench.speed import format_result, run_bench  # torch only when benchmarking
 
         res = run_bench(args.device, quick=args.quick, data_dir=args.data_dir, jobs=args.jobs,
-                        threads=_threads(args.threads), storage=args.storage,
+                        threads=args.threads, storage=args.storage,
                         sections=(args.only,), compile=args.compile)
         print(format_result(res))
         return 0
@@ -277,8 +263,8 @@ def _run_speed(args: argparse.Namespace) -> int:
     plan = PANEL_PLANS["quick" if args.quick else args.plan or "full"]
     if args.nets:
         plan = dataclasses.replace(plan, nets=tuple(n.strip() for n in args.nets.split(",")))
-    if batches := _ints(args.batches, "--batches"):
-        plan = dataclasses.replace(plan, batches=tuple(batches))
+    if args.batches:
+        plan = dataclasses.replace(plan, batches=tuple(args.batches))
     from search.bench.panel import run_speed  # torch only when benchmarking
 
     print(run_speed(plan, speeds, rounds=args.rounds, device=args.device,

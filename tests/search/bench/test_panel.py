@@ -56,7 +56,6 @@ def test_summary_and_goals_on_synthetic_rows() -> None:
 @pytest.mark.parametrize("argv, words", [
     (["--speeds", "fast"], "--speeds: unknown fast"),
     (["--nets", "nope"], "not in the panel: nope"),
-    (["--batches", "0"], "--batches needs positive whole numbers"),
 ])
 def test_bad_panel_input_is_one_line(argv: list[str], words: str, mnist_root: Path,
                                      capsys: pytest.CaptureFixture) -> None:
@@ -64,6 +63,14 @@ def test_bad_panel_input_is_one_line(argv: list[str], words: str, mnist_root: Pa
                  *argv]) == 2
     err = capsys.readouterr().err
     assert words in err and err.count("\n") == 1
+
+
+def test_bad_batches_are_one_line(capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as e:
+        main(["bench", "speed", "--batches", "0"])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and err.count("\n") == 1
+    assert "--batches: expected positive whole numbers" in err
 
 
 def _table(out: str) -> list[list[str]]:

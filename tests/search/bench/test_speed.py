@@ -50,8 +50,10 @@ def test_bench_quick_on_cpu(mnist_root: Path, capsys: pytest.CaptureFixture) -> 
 
 
 def test_bench_bad_threads(capsys: pytest.CaptureFixture) -> None:
-    assert main(["bench", "speed", "--device", "cpu", "--threads", "0,x"]) == 2
-    assert capsys.readouterr().err.count("\n") == 1
+    with pytest.raises(SystemExit) as e:
+        main(["bench", "speed", "--device", "cpu", "--threads", "0,x"])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and err.count("\n") == 1 and "--threads" in err
 
 
 def test_nets_and_same_work() -> None:
