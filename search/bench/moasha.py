@@ -31,7 +31,7 @@ from syne_tune.backend import LocalBackend  # noqa: E402
 from syne_tune.backend.trial_status import Status, Trial  # noqa: E402
 from syne_tune.config_space import Domain  # noqa: E402
 from syne_tune.optimizer.scheduler import SchedulerDecision, TrialSuggestion  # noqa: E402
-from syne_tune.optimizer.schedulers.multiobjective import MOASHA  # noqa: E402
+from syne_tune.optimizer.schedulers.multiobjective.moasha import MOASHA  # noqa: E402
 from syne_tune.tuner_callback import TunerCallback  # noqa: E402
 from syne_tune.tuner_logger import TunerLogger  # noqa: E402
 

@@ -32,11 +32,12 @@ from space import suggest
 __all__ = ["MISSING", "config_space", "drawn", "plain", "require_syne_tune", "union"]
 
 MISSING = "syne-tune is not installed: pip install -e '.[peers]'"
+_PACKAGE = "syne_tune"  # the peers extra's import name
 
 
 def require_syne_tune() -> None:
     """Refuse in one line where the optional ``peers`` extra is not installed."""
-    if importlib.util.find_spec("syne_tune") is None:
+    if importlib.util.find_spec(_PACKAGE) is None:
         raise UserError(MISSING)
 
 
