@@ -10,7 +10,7 @@ report. Each Syne Tune trial becomes one Optuna trial, written once the tuner ha
 - values: (validation accuracy % of its last epoch, params); the curve as intermediate values;
 - user attrs as our objective sets them: config, params, arch, seed, epochs, device, versions, the
   val_acc / val_loss / epoch_s curves, warm_start (its label), stop_reason or fail_reason, and
-  weights_artifact where the trial saved its weights;
+  weights_artifact where the trial saved its weights (moved into the study's artifact store);
 - state: COMPLETE where it reported every epoch; PRUNED where MOASHA stopped it at a rung, or the
   trainer stopped it (a diverging loss); FAIL where its process failed or never finished;
 - datetime_start: when the backend started its process (a trial's process start-up is part of
@@ -90,6 +90,7 @@ def optuna_trial(seen: Seen, *, budget: int, epochs: int, device: str,
             attrs["weights_artifact"] = aid = str(uuid.uuid4())
             with open(seen.folder / WEIGHTS, "rb") as f:
                 store.write(aid, f)
+            (seen.folder / WEIGHTS).unlink()  # moved: the study's store keeps the one copy
     elif seen.stopped and seen.results:
         state = TrialState.PRUNED
         attrs["stop_reason"] = f"MOASHA stopped it at rung epoch {len(seen.results)}"

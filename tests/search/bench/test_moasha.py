@@ -108,6 +108,7 @@ def test_syne_tune_trials_become_trials_of_our_study_shape(tmp_path: Path) -> No
     with store.open_reader(t[0].user_attrs["weights_artifact"]) as f:
         assert set(torch.load(f, weights_only=True)) == set(build(
             decode(t[0].params, 5000).net).state_dict())
+    assert not (done.folder / WEIGHTS).exists()  # moved, not copied
     assert t[1].user_attrs["stop_reason"] == "MOASHA stopped it at rung epoch 1"
     assert t[2].user_attrs["stop_reason"].startswith("diverged")
     assert t[3].user_attrs["fail_reason"] == "RuntimeError: boom"
