@@ -6,7 +6,8 @@ the draws decoded by ``space.decode`` (search.bench.moasha_space), initial weigh
 seeded by the trial's seed, our trainer, one fixed number of CPU threads. After every epoch it
 reports (epoch, validation error %, params) with ``syne_tune.Reporter``; MOASHA stops a trial by
 ending its process. What the arm reads back besides the reports lands in DIR: ``stop_reason.txt``
-where the trainer stopped early (a diverging loss), ``weights.pt`` after the last epoch.
+where the trainer stopped early (a diverging loss), ``weights.pt`` after the last epoch, each
+written before the report that may end the process.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ def run_trial(config: dict[str, Any], folder: Path, report: Report) -> None:
     """Train the net of Syne Tune config `config`, reporting each epoch; files into `folder`."""
     import torch
 
+    from search.atomic import atomic_write
     from search.bench.moasha_space import drawn
     from search.loop.objective import DIVERGED_LOSS
     from search.training.data import load_mnist
@@ -45,31 +47,39 @@ def run_trial(config: dict[str, Any], folder: Path, report: Report) -> None:
     cand = decode(params, int(config["budget"]), int(config["epochs"]))
     n, seed = count_params(cand.net), int(config["trial_seed"])
 
-    reported: list[int] = []
+    def leave(reason: str | None, last: bool) -> None:
+        # MOASHA may end this process at any report (at a rung, and at the last epoch, where it
+        # stops every trial): what the arm reads back is written before the report that may end it
+        if reason:
+            atomic_write(folder / STOP_REASON, lambda p: p.write_text(reason))
+        elif last:
+            state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+            atomic_write(folder / WEIGHTS, lambda p: torch.save(state, p))
 
-    def on_epoch(s: EpochStats) -> str | None:
+    def send(s: EpochStats) -> None:
         acc = round(100 * s.val_acc, 4) if math.isfinite(s.val_acc) else 0.0
         report(epoch=s.epoch, val_err=round(100 - acc, 4), val_acc=acc, params=n,
                val_loss=s.val_loss if math.isfinite(s.val_loss) else -1.0,  # JSON: no NaN
                epoch_s=round(s.seconds, 3))
-        reported.append(s.epoch)
+
+    sent: list[int] = []
+
+    def on_epoch(s: EpochStats) -> str | None:
+        reason = None
         if s.train_loss > DIVERGED_LOSS:  # as our objective does
-            return f"diverged: training loss {s.train_loss:.3g} at epoch {s.epoch}"
-        return None
+            reason = f"diverged: training loss {s.train_loss:.3g} at epoch {s.epoch}"
+        leave(reason, s.epoch == cand.train.epochs)
+        send(s)
+        sent.append(s.epoch)
+        return reason
 
     torch.manual_seed(seed)  # initial weights depend on the trial's seed alone, as in our search
     model = build(cand.net)
     hist = train(model, cand.train, data, seed=seed, on_epoch=on_epoch)
-    folder.mkdir(parents=True, exist_ok=True)
-    if hist.stopped and not reported:
-        # a loss not finite in the first epoch ends training before on_epoch; a trial that ends
-        # without a report would make Syne Tune's tuner abort the whole run
-        on_epoch(hist.epochs[-1])
-    if hist.stopped:
-        (folder / STOP_REASON).write_text(hist.stopped)
-    else:
-        torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()},
-                   folder / WEIGHTS)
+    if hist.stopped and not (folder / STOP_REASON).exists():  # a loss the trainer found not finite
+        leave(hist.stopped, False)
+        if not sent:  # in the first epoch: a trial without a report would end the whole tuner
+            send(hist.epochs[-1])
 
 
 def main(argv: list[str] | None = None) -> int:

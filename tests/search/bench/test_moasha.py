@@ -171,9 +171,14 @@ def test_a_trial_reports_every_epoch_and_saves_its_weights(mnist_root: Path,
               "train_subset": 1000, "data_dir": str(mnist_root), "device": "cpu",
               "threads": 1, "trial_seed": 4}
     reports: list[dict] = []
-    run_trial(config, tmp_path / "t", lambda **kw: reports.append(kw))
+
+    def report(**kw) -> None:  # MOASHA may end the process at any report: files come first
+        reports.append({**kw, "weights there": (tmp_path / "t" / WEIGHTS).is_file()})
+
+    run_trial(config, tmp_path / "t", report)
     n = count_params(decode(drawn(config)[0], 2000).net)
     assert [r["epoch"] for r in reports] == [1, 2] and {r["params"] for r in reports} == {n}
+    assert [r["weights there"] for r in reports] == [False, True]
     assert all(r["val_err"] == pytest.approx(100 - r["val_acc"]) for r in reports)
     assert (tmp_path / "t" / WEIGHTS).is_file() and not (tmp_path / "t" / STOP_REASON).exists()
 
