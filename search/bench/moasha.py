@@ -32,6 +32,7 @@ from syne_tune.backend.trial_status import Status, Trial  # noqa: E402
 from syne_tune.config_space import Domain  # noqa: E402
 from syne_tune.optimizer.scheduler import SchedulerDecision, TrialSuggestion  # noqa: E402
 from syne_tune.optimizer.schedulers.multiobjective.moasha import MOASHA  # noqa: E402
+from syne_tune.results_callback import StoreResultsCallback  # noqa: E402
 from syne_tune.tuner_callback import TunerCallback  # noqa: E402
 from syne_tune.tuner_logger import TunerLogger  # noqa: E402
 
@@ -105,6 +106,14 @@ class _Record(TunerCallback):
                 s.error = lines[-1][:500] if lines else ""
 
 
+def _threads(jobs: int) -> int:
+    """Torch threads per trial process, as our --jobs workers get them (search.loop.jobs): the
+    user's own OMP_NUM_THREADS where it is set, else the cores shared out among the workers."""
+    with contextlib.suppress(TypeError, ValueError):
+        return max(1, int(_OMP))  # type: ignore[arg-type]
+    return max(1, cpu_cores() // jobs)
+
+
 @contextlib.contextmanager
 def _synetune_folder(path: Path) -> Iterator[None]:
     """Syne Tune writes its tuner's files under $SYNETUNE_FOLDER (else ~/syne-tune): here, the
@@ -130,7 +139,7 @@ def run_moasha(a: SearchConfig, jobs: int, *, warm: bool) -> list[FrozenTrial]:
     load_data(a, torch.device("cpu"))  # MNIST is there (one line if not), unpacked before workers
     constants = {"budget": a.budget, "epochs": a.epochs, "val_size": a.val_size,
                  "train_subset": a.train_subset, "data_dir": a.data_dir, "device": str(device),
-                 "threads": max(1, cpu_cores() // jobs)}
+                 "threads": _threads(jobs)}
     # MOASHA's rungs at grace_period * reduction_factor**k below max_t are our pruner's:
     # prune_first_epoch * prune_eta**k (1, 3, 9 by default), so both cut at the same epochs
     scheduler = _Moasha(config_space(constants),
@@ -144,8 +153,9 @@ def run_moasha(a: SearchConfig, jobs: int, *, warm: bool) -> list[FrozenTrial]:
         tuner = Tuner(trial_backend=backend, scheduler=scheduler, n_workers=jobs,
                       stop_criterion=StoppingCriterion(max_wallclock_time=a.timeout),
                       wait_trial_completion_when_stopping=True, sleep_time=SLEEP_S,
-                      max_failures=MAX_FAILS_IN_A_ROW, tuner_name="syne-tune",
-                      suffix_tuner_name=False, save_tuner=False, callbacks=[record],
+                      max_failures=MAX_FAILS_IN_A_ROW, tuner_name="syne-tune",  # in all
+                      suffix_tuner_name=False, save_tuner=False,
+                      callbacks=[StoreResultsCallback(), record],  # its results.csv.zip, and ours
                       print_update_interval=60,
                       output_logger=TunerLogger(use_colors=False, use_emojis=False))
     try:
