@@ -1,14 +1,14 @@
 """Arms c and d of ``bench front``: Syne Tune's MOASHA over our space, trainer and data.
 
-MOASHA (multi-objective asynchronous successive halving, Schmucker et al.; the published method
-our pruner follows) runs as Syne Tune runs it for a user: its own scheduler, its ``Tuner`` and its
-``LocalBackend``, which starts one process per trial (search.bench.moasha_trial) on ``jobs``
-workers of ``cpu_cores() // jobs`` threads each, as our ``--jobs`` workers get. The space, the
-trainer, the data, the epochs and the wall clock are ours (search.bench.moasha_space translates
-the space); afterwards its trials land in an Optuna study of our shape (search.bench.moasha_study
-translates them). Arm c draws every configuration at random, arm d first runs our warm starts,
-as the ``points_to_evaluate`` that other Syne Tune schedulers take: the two separate what the
-warm starts bring from what the sampler and pruner do.
+MOASHA (multi-objective asynchronous successive halving, Salinas et al. and Schmucker et al.,
+2021; the published method our pruner follows) runs as Syne Tune runs it for a user: its own
+scheduler, its ``Tuner`` and its ``LocalBackend``, which starts one process per trial
+(search.bench.moasha_trial) on ``jobs`` workers, with the threads our ``--jobs`` workers get.
+The space, the trainer, the data, the epochs and the wall clock are ours
+(search.bench.moasha_space translates the space); afterwards its trials land in an Optuna study
+of our shape (search.bench.moasha_study translates them). Arm c draws every configuration at
+random, arm d first runs our warm starts, as the ``points_to_evaluate`` that other Syne Tune
+schedulers take: the two separate what the warm starts bring from what the sampler and pruner do.
 
 Needs the ``peers`` extra (syne-tune); nothing else in ``search`` imports this module.
 """
