@@ -64,7 +64,8 @@ class _Moasha(MOASHA):
     generator seeded by the study's seed (MOASHA.suggest draws from numpy's global one), after
     `points` (label, draws) as Syne Tune's ``points_to_evaluate`` would give them (keys a point
     leaves out are drawn, and unused by decode). Each config also carries its trial's training
-    seed (seed + k for the k-th trial, as in our search) and its warm-start label."""
+    seed (seed + k for the k-th trial, as in our search) and its warm-start label. Every trial
+    takes one draw, a point too: past the points, trial k has the k-th draw with or without them."""
 
     def __init__(self, space: dict[str, Any], points: list[tuple[str, dict[str, Any]]],
                  seed: int, **kw: Any) -> None:
