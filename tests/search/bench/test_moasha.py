@@ -168,6 +168,9 @@ def test_moashas_rungs_are_our_pruners_and_warm_starts_come_first(epochs: int) -
     drawn_twice = [[json.dumps(x.suggest().config, default=str) for _ in range(3)]
                    for x in (one, two)]
     assert drawn_twice[0] == drawn_twice[1] and len(set(drawn_twice[0])) == 3
+    plain_run = scheduler(False)  # past d's warm starts, its trial k is c's trial k
+    c = [plain_run.suggest().config for _ in range(len(points) + 2)]
+    assert c[len(points):] == warm[len(points):] and c[0] != warm[0]
 
 
 @pytest.mark.slow
