@@ -1,16 +1,20 @@
-"""`nas-mnist bench front`: anytime front quality of the default search against random search.
+"""`nas-mnist bench front`: anytime front quality of the default search against other searches.
 
-Two arms run on this machine for the same wall-clock budget, the same epochs and the same data:
+The arms (``arms``, default a and b) run on this machine for the same wall-clock budget, the same
+epochs and the same data:
 
 a. the default search -- :class:`~search.config.SearchConfig` as it is at run time (sampler,
    pruner, warm starts, references), nothing overridden but the bench's own settings below;
 b. plain random search without pruning, warm starts or references (what a Ray Tune / NNI user gets
    by default); or, with ``against=REV``, the default search of git revision REV, run from a
    temporary worktree with that revision's own code (search.bench.against), to measure a change
-   against what it replaced.
+   against what it replaced;
+c. Syne Tune's MOASHA over our space, trainer and data, with random configurations
+   (search.bench.moasha; the ``peers`` extra);
+d. the same MOASHA, given our warm starts as its first configurations.
 
 Runs are interleaved (a seed 0, b seed 0, a seed 1, ...), so that a shared machine's changing load
-hits both arms alike, each in its own SQLite study under ``--out``. Afterwards each study's
+hits every arm alike, each in its own SQLite study under ``--out``. Afterwards each study's
 validation front is scored after every completed trial by its log-scale hypervolume
 (search.results.hypervolume: accuracy above ``ref_acc`` times decades of parameters below the
 budget), against minutes since the study's first trial started. The final figures count only
@@ -33,7 +37,8 @@ import pandas as pd
 from optuna.trial import FrozenTrial, TrialState
 
 from search.bench.against import resolve_rev, search_at, worktree
-from search.bench.plans import FrontPlan
+from search.bench.moasha_space import require_syne_tune
+from search.bench.plans import ARMS, DEFAULT_ARMS, FrontPlan
 from search.config import SearchConfig
 from search.errors import UserError
 from search.loop.jobs import run_jobs
@@ -42,10 +47,11 @@ from search.results.hypervolume import hypervolume
 from search.training.data import MnistData, load_mnist
 from search.training.device import resolve_device
 
-__all__ = ["ARMS", "FrontResult", "arm_args", "format_front", "hv_curve", "plot_curves",
-           "run_front", "run_stats", "summarize", "time_to_reach", "write_result"]
+__all__ = ["ARMS", "DEFAULT_ARMS", "PEERS", "FrontResult", "arm_args", "check_arms",
+           "format_front", "hv_curve", "plot_curves", "run_front", "run_stats", "summarize",
+           "time_to_reach", "write_result"]
 
-ARMS = {"a": "default search", "b": "random, no pruning, no warm starts or references"}
+PEERS = {"c": False, "d": True}  # the MOASHA arms (search.bench.moasha), by: warm starts first
 N_TRIALS = 10**6  # the timeout ends every run, never the trial count
 SIZES = (2000, 5000)  # besides the budget: "best accuracy with at most this many params"
 LEARNED = 95.0  # % val: a completed trial above this "learned" (issue 12 asks for >= 90 % of them)
@@ -112,22 +118,23 @@ def run_stats(trials: Sequence[FrozenTrial], curve: pd.DataFrame, plan: FrontPla
 
 def summarize(runs: pd.DataFrame, curves: pd.DataFrame, arms: dict[str, str] | None = None,
               minutes: float = math.inf) -> pd.DataFrame:
-    """Per arm: final HV mean and sd over seeds, minutes to reach arm b's final mean HV within
-    the budget of ``minutes`` (mean over the seeds that reached it, and how many did), mean trial
-    counts and best accuracies."""
-    target = runs.loc[runs["arm"] == "b", "hv_log"].mean()
+    """Per arm: final HV mean and sd over seeds; for every arm X of the bench, minutes to reach X's
+    final mean HV within the budget of ``minutes`` ("min to X's HV": mean over the seeds that
+    reached it; "reached X": how many did); mean trial counts and best accuracies."""
+    means = runs.groupby("arm")["hv_log"].mean()
     # like the final figures, a crossing in a run's overrun past the budget does not count
-    reach = {(arm, seed): time_to_reach(g[g["minutes"] <= minutes], target)
-             for (arm, seed), g in curves.groupby(["arm", "seed"])}
+    reach = {(arm, seed, x): time_to_reach(g[g["minutes"] <= minutes], target)
+             for (arm, seed), g in curves.groupby(["arm", "seed"]) for x, target in means.items()}
     out = []
     for arm, g in runs.groupby("arm"):
-        times = pd.Series([reach[(arm, s)] for s in g["seed"]], dtype=float)
+        row = {"arm": arm, "what": (arms or ARMS)[arm], "seeds": len(g),
+               "hv_log mean": g["hv_log"].mean(), "hv_log sd": g["hv_log"].std()}
+        for x in means.index:
+            times = pd.Series([reach[(arm, s, x)] for s in g["seed"]], dtype=float)
+            row[f"min to {x}'s HV"] = times.mean()
+            row[f"reached {x}"] = f"{times.notna().sum()}/{len(times)}"
         best = [c for c in g.columns if c.startswith("best<=")]
-        out.append({"arm": arm, "what": (arms or ARMS)[arm], "seeds": len(g),
-                    "hv_log mean": g["hv_log"].mean(), "hv_log sd": g["hv_log"].std(),
-                    "min to b's HV": times.mean(),
-                    "reached": f"{times.notna().sum()}/{len(times)}",
-                    "complete": g["complete"].mean(), "pruned": g["pruned"].mean(),
+        out.append({**row, "complete": g["complete"].mean(), "pruned": g["pruned"].mean(),
                     **{c: g[c].mean() for c in g.columns if c.startswith(">")},
                     **{c: g[c].mean() for c in best}})
     return pd.DataFrame(out)
@@ -135,16 +142,35 @@ def summarize(runs: pd.DataFrame, curves: pd.DataFrame, arms: dict[str, str] | N
 
 def arm_args(arm: str, seed: int, plan: FrontPlan, out: Path, *, data_dir: str | None = None,
              device: str = "auto") -> SearchConfig:
-    """The search of one arm and seed; arm a keeps every search default the bench does not set."""
+    """The search of one arm and seed; arm a keeps every search default the bench does not set.
+    A MOASHA arm (c, d) uses of it the budget, epochs, seed, time, data, the pruner's rungs and,
+    for d, the warm-start plan."""
     a = SearchConfig(budget=plan.budget, n_trials=N_TRIALS, timeout=plan.minutes * 60,
                    epochs=plan.epochs, study_name=f"{arm}-s{seed}", study_dir=out,
                    data_dir=data_dir, device=device, seed=seed, val_size=plan.val_size,
                    train_subset=plan.train_subset, quiet=True)
     if arm == "b":
         return replace(a, sampler="random", prune=False, warm_start=False, references=False)
+    if arm in PEERS:
+        return replace(a, sampler="random", warm_start=PEERS[arm], references=False)
     if arm != "a":
         raise ValueError(f"unknown arm {arm!r}; known: {', '.join(ARMS)}")
     return a
+
+
+def check_arms(arms: Sequence[str], against: str | None = None) -> tuple[str, ...]:
+    """The bench's arms in the order given; one-line refusals for what cannot run."""
+    arms = tuple(arms)
+    if bad := [x for x in arms if x not in ARMS]:
+        raise UserError(f"unknown arm {', '.join(bad)}: choose from "
+                        + ", ".join(f"{k} ({v})" for k, v in ARMS.items()))
+    if len(set(arms)) != len(arms) or len(arms) < 2:
+        raise UserError(f"--arms needs two or more different arms, got {','.join(arms)}")
+    if against and "b" not in arms:
+        raise UserError("--against REV replaces arm b: put b in --arms")
+    if any(x in PEERS for x in arms):
+        require_syne_tune()
+    return arms
 
 
 @functools.cache
@@ -164,15 +190,24 @@ def _search(a: SearchConfig, jobs: int) -> list[FrozenTrial]:
     return study.get_trials(deepcopy=False)
 
 
-def run_front(plan: FrontPlan, out: Path, *, data_dir: str | None = None,
-              device: str = "auto", against: str | None = None) -> FrontResult:
-    """Run both arms for every seed, interleaved; write curves and runs (CSV) and the PNG.
-    ``against``: a git revision whose default search is arm b instead of random search."""
+def _moasha(a: SearchConfig, jobs: int, warm: bool) -> list[FrozenTrial]:
+    from search.bench.moasha import run_moasha  # syne_tune: only for these arms
+
+    with contextlib.redirect_stdout(sys.stderr):  # Syne Tune's own lines: stdout keeps the tables
+        return run_moasha(a, jobs, warm=warm)
+
+
+def run_front(plan: FrontPlan, out: Path, *, arms: Sequence[str] = DEFAULT_ARMS,
+              data_dir: str | None = None, device: str = "auto",
+              against: str | None = None) -> FrontResult:
+    """Run every arm (keys of ARMS) for every seed, interleaved; write curves and runs (CSV) and
+    the PNG. ``against``: a git revision whose default search is arm b instead of random search."""
     out = Path(out)
-    commit = resolve_rev(against) if against else None  # refused before any write
+    order = check_arms(arms, against)  # refused before any write, as is an unknown revision
+    commit = resolve_rev(against) if against else None
     if out.exists() and any(out.glob("*.db")):
         raise UserError(f"{out} already holds studies; pass a new --out folder")
-    arms = dict(ARMS)
+    arms = {x: ARMS[x] for x in order}
     if commit is not None:
         rev = against if commit.startswith(against) else f"{against} ({commit[:7]})"
         arms["b"] = f"default search of {rev}"
@@ -184,8 +219,12 @@ def run_front(plan: FrontPlan, out: Path, *, data_dir: str | None = None,
                 a = arm_args(arm, seed, plan, out, data_dir=data_dir, device=device)
                 print(f"bench front: arm {arm} ({arms[arm]}), seed {seed}: "
                       f"{_duration(plan.minutes)} ...", file=sys.stderr, flush=True)
-                trials = (search_at(tree, a, plan.jobs) if arm == "b" and tree
-                          else _search(a, plan.jobs))
+                if arm in PEERS:
+                    trials = _moasha(a, plan.jobs, PEERS[arm])
+                elif arm == "b" and tree:
+                    trials = search_at(tree, a, plan.jobs)
+                else:
+                    trials = _search(a, plan.jobs)
                 curve = hv_curve(trials, plan.budget, plan.ref_acc)
                 runs.append({"arm": arm, "seed": seed, **run_stats(trials, curve, plan)})
                 curves.append(curve.assign(arm=arm, seed=seed))
@@ -202,17 +241,18 @@ def write_result(runs: pd.DataFrame, curves: list[pd.DataFrame], plan: FrontPlan
     files = [out / "front_curves.csv", out / "front_runs.csv", out / "front.png"]
     cdf.to_csv(files[0], index=False)
     runs.to_csv(files[1], index=False)
-    target = float(summary.loc[summary["arm"] == "b", "hv_log mean"].iloc[0])
-    plot_curves(cdf, plan, target, files[2], arms)
+    targets = dict(zip(summary["arm"], summary["hv_log mean"], strict=True))
+    plot_curves(cdf, plan, {x: v for x, v in targets.items() if x != "a"}, files[2], arms)
     return FrontResult(runs, summary, cdf, files, plan)
 
 
-def plot_curves(curves: pd.DataFrame, plan: FrontPlan, target: float, path: Path,
+def plot_curves(curves: pd.DataFrame, plan: FrontPlan, targets: dict[str, float], path: Path,
           arms: dict[str, str]) -> None:
+    """HV against minutes per run, and a dotted line at each arm of `targets`' final mean."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    colours = {"a": "tab:blue", "b": "tab:orange"}
+    colours = {"a": "tab:blue", "b": "tab:orange", "c": "tab:green", "d": "tab:red"}
     fig = Figure(figsize=(7.5, 4.5), dpi=120)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
@@ -225,7 +265,8 @@ def plot_curves(curves: pd.DataFrame, plan: FrontPlan, target: float, path: Path
         labelled.add(arm)
         ax.step(x, y, where="post", color=colours[arm], alpha=0.85, label=label)
     ax.axvline(plan.minutes, color="grey", ls="--", lw=1, label="budget per run")
-    ax.axhline(target, color=colours["b"], ls=":", lw=1, label="b's final mean")
+    for x, target in targets.items():
+        ax.axhline(target, color=colours[x], ls=":", lw=1, label=f"{x}'s final mean")
     ax.set_xlabel("minutes since the study's first trial started")
     ax.set_ylabel(f"validation front HV (pp above {plan.ref_acc:g} % x decades of params)")
     seeds = f"{plan.seeds} seed{'s' if plan.seeds != 1 else ''}"
@@ -251,7 +292,7 @@ def format_front(res: FrontResult) -> str:
         f"HV reference {p.ref_acc:g} %",
         "", "per run (within the budget; best = validation accuracy %):",
         res.runs.to_string(**pd_opts),
-        "", "per arm (mean over seeds; 'min to b's HV': minutes until the arm's front first "
-        "reached arm b's final mean HV):",
+        "", "per arm (mean over seeds; 'min to X's HV': minutes until the arm's front first "
+        "reached arm X's final mean HV, over the seeds that did; 'reached X': how many did):",
         res.summary.to_string(**pd_opts),
         "", "files: " + ", ".join(str(f) for f in res.files)])

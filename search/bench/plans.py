@@ -11,10 +11,15 @@ from dataclasses import dataclass
 from search.config import SearchConfig
 from search.training.device import cpu_cores
 
-__all__ = ["BENCH_EPOCHS", "FULL", "PANEL_PLANS", "PLANS", "QUICK", "SPEED_NAMES", "FrontPlan",
-           "PanelPlan", "Plan"]
+__all__ = ["ARMS", "BENCH_EPOCHS", "DEFAULT_ARMS", "FULL", "PANEL_PLANS", "PLANS", "QUICK",
+           "SPEED_NAMES", "FrontPlan", "PanelPlan", "Plan"]
 
 BENCH_EPOCHS = 8  # epochs per trial of the search benches: the accuracy goals are at 8
+# the searches `bench front --arms` compares (search.bench.front); a study of arm X, seed K is X-sK
+ARMS = {"a": "default search", "b": "random, no pruning, no warm starts or references",
+        "c": "Syne Tune MOASHA, random configurations",
+        "d": "Syne Tune MOASHA, our warm starts first"}
+DEFAULT_ARMS = ("a", "b")
 
 
 @dataclass(frozen=True)

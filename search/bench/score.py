@@ -25,7 +25,7 @@ from search.errors import UserError
 
 __all__ = ["score_studies"]
 
-_RUN = re.compile(r"([ab])-s(\d+)")
+_RUN = re.compile(rf"([{''.join(ARMS)}])-s(\d+)")  # as bench front names its studies
 _SAME = ("budget", "epochs", "val_size", "train_subset")  # settings every scored run must share
 
 
@@ -36,7 +36,7 @@ def _runs(dirs: Sequence[Path]) -> list[tuple[str, int, Path]]:
     for d in dirs:
         dbs = [(m, db) for db in sorted(Path(d).glob("*.db")) if (m := _RUN.fullmatch(db.stem))]
         if not dbs:
-            raise UserError(f"{d}: no bench studies (a-s<K>.db, b-s<K>.db) there")
+            raise UserError(f"{d}: no bench studies (a-s<K>.db, b-s<K>.db, ...) there")
         for m, db in dbs:
             key = (m.group(1), int(m.group(2)))
             if key in found:
@@ -63,8 +63,9 @@ def score_studies(dirs: Sequence[Path], plan: FrontPlan, out: Path) -> FrontResu
             raise UserError(f"{db} ran with {mine}, {studies[0][2]} with {settings}")
         settings = mine
         studies.append((arm, seed, db, study.get_trials(deepcopy=False)))
-    if {arm for arm, *_ in studies} != set(ARMS):
-        raise UserError("the folders need runs of both arms, a and b")
+    present = sorted({arm for arm, *_ in studies})
+    if len(present) < 2:
+        raise UserError(f"the folders need runs of two or more arms, not only {present[0]}")
     plan = replace(plan, **settings, seeds=len({seed for _, seed, *_ in studies}))
     runs, curves = [], []
     for arm, seed, db, trials in studies:
@@ -74,4 +75,4 @@ def score_studies(dirs: Sequence[Path], plan: FrontPlan, out: Path) -> FrontResu
         runs.append({"arm": arm, "seed": seed, **run_stats(trials, curve, plan)})
         curves.append(curve.assign(arm=arm, seed=seed))
     out.mkdir(parents=True, exist_ok=True)
-    return write_result(pd.DataFrame(runs), curves, plan, out, ARMS)
+    return write_result(pd.DataFrame(runs), curves, plan, out, {x: ARMS[x] for x in present})

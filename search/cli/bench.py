@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from search.bench.plans import (
+    ARMS,
     BENCH_EPOCHS,
+    DEFAULT_ARMS,
     FULL,
     PANEL_PLANS,
     PLANS,
@@ -123,11 +125,11 @@ def _plan_args(p: argparse.ArgumentParser, quick: str) -> None:
 
 def _front(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "front", help="anytime front quality: the default search vs random search",
+        "front", help="anytime front quality: the default search vs random search or MOASHA",
         description="The default search vs random search without pruning, warm starts or "
-        "references (or --against another revision's default search), the same wall time per "
-        "seed, interleaved; validation-front hypervolume against wall time (table, CSV, PNG). "
-        "Default about an hour on 2 CPU cores.")
+        "references (or --against another revision's default search, or Syne Tune's MOASHA "
+        "with --arms), the same wall time per seed, interleaved; validation-front hypervolume "
+        "against wall time (table, CSV, PNG). Default about an hour on 2 CPU cores.")
     add_device_arg(p)
     p.add_argument("--data-dir", help=DATA_HELP)
     _plan_args(p, f"{QUICK.seeds} seeds at {QUICK.epochs} epoch, {QUICK.budget:,} params, "
@@ -145,6 +147,11 @@ def _front(sub: argparse._SubParsersAction) -> None:
                    help="train on the first N training images only (default all 50,000)")
     p.add_argument("--val-size", type=positive_int,
                    help=f"validation images (default {FULL.val_size})")
+    p.add_argument("--arms", type=_arms, default=DEFAULT_ARMS, metavar="X,Y,...",
+                   help="the arms, in the order each seed runs them (default "
+                   f"{','.join(DEFAULT_ARMS)}): "
+                   + "; ".join(f"{k} {v}" for k, v in ARMS.items())
+                   + " (c and d need the peers extra: pip install -e '.[peers]')")
     p.add_argument("--against", metavar="REV",
                    help="arm b is the default search of git revision REV (its own code, run from "
                    "a temporary git worktree) instead of random search")
@@ -154,10 +161,10 @@ def _front(sub: argparse._SubParsersAction) -> None:
 def _score(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "score", help="score earlier `bench front` runs as one bench",
-        description="Score the studies of earlier `bench front` runs (a-s<K>.db, b-s<K>.db in "
-        "each DIR) as one bench at --minutes, without training: e.g. seeds added with "
-        "--first-seed, or a 30-minute bench read at 12 minutes. Budget, epochs and data sizes "
-        "are the studies' own.")
+        description="Score the studies of earlier `bench front` runs (a-s<K>.db, b-s<K>.db, "
+        "c-s<K>.db, ... in each DIR) as one bench at --minutes, without training: e.g. seeds "
+        "added with --first-seed, or a 30-minute bench read at 12 minutes. Budget, epochs and "
+        "data sizes are the studies' own.")
     p.add_argument("dirs", nargs="+", type=Path, metavar="DIR", help="a `bench front` --out folder")
     _plan_args(p, "score as a `bench front --quick` run")
     p.set_defaults(func=_run_score)
@@ -204,6 +211,11 @@ def _run_args(p: argparse.ArgumentParser) -> None:
                    help="train on the first N training images only (default all 50,000)")
     p.add_argument("--val-size", type=positive_int, default=SearchConfig.val_size,
                    help=f"validation images (default {SearchConfig.val_size})")
+
+
+def _arms(s: str) -> tuple[str, ...]:
+    """'a,c,d' -> ('a', 'c', 'd'); which arms can run together: search.bench.front.check_arms."""
+    return tuple(x.strip() for x in s.split(",") if x.strip())
 
 
 def _whole_numbers(s: str) -> list[int]:
@@ -276,8 +288,9 @@ def _run_speed(args: argparse.Namespace) -> int:
 def _run_front(args: argparse.Namespace) -> int:
     from search.bench.front import format_front, run_front
 
-    print(format_front(run_front(_plan(args), _out(args), data_dir=args.data_dir,
-                                 device=args.device, against=args.against)))
+    print(format_front(run_front(_plan(args), _out(args), arms=args.arms,
+                                 data_dir=args.data_dir, device=args.device,
+                                 against=args.against)))
     return 0
 
 

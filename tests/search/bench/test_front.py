@@ -82,7 +82,7 @@ def test_run_stats_count_only_trials_done_within_the_budget() -> None:
     assert row["hv_log"] == pytest.approx(hv)
 
 
-def test_summary_gives_the_time_arm_a_needs_for_arm_bs_final_mean() -> None:
+def test_summary_gives_the_time_each_arm_needs_for_each_arms_final_mean() -> None:
     runs = pd.DataFrame({"arm": ["a", "b", "a", "b"], "seed": [0, 0, 1, 1],
                          "hv_log": [12.0, 8.0, 10.0, 6.0], "complete": [5, 9, 7, 11],
                          "pruned": [3, 0, 1, 0], ">95%": [100.0, 50.0, 80.0, 70.0],
@@ -95,14 +95,17 @@ def test_summary_gives_the_time_arm_a_needs_for_arm_bs_final_mean() -> None:
     s = summarize(runs, curves).set_index("arm")
     assert s.loc["a", "hv_log mean"] == 11 and s.loc["b", "hv_log mean"] == 7
     assert s.loc["a", "hv_log sd"] == pytest.approx(math.sqrt(2))
-    assert s.loc["a", "min to b's HV"] == 2.5 and s.loc["a", "reached"] == "2/2"
-    assert s.loc["b", "min to b's HV"] == 10 and s.loc["b", "reached"] == "1/2"
+    assert s.loc["a", "min to b's HV"] == 2.5 and s.loc["a", "reached b"] == "2/2"
+    assert s.loc["b", "min to b's HV"] == 10 and s.loc["b", "reached b"] == "1/2"
+    # a's final mean (11): a seed 0 reached it at 9, seed 1 never; b never
+    assert s.loc["a", "min to a's HV"] == 9 and s.loc["a", "reached a"] == "1/2"
+    assert math.isnan(s.loc["b", "min to a's HV"]) and s.loc["b", "reached a"] == "0/2"
     assert (s.loc["a", "complete"], s.loc["a", "pruned"], s.loc["b", "best<=2k"]) == (6, 2, 96.5)
     assert (s.loc["a", ">95%"], s.loc["b", ">95%"]) == (90.0, 60.0)
     # with a 9-minute budget, b seed 0's crossing at minute 10 is in its overrun: not counted
     s9 = summarize(runs, curves, minutes=9).set_index("arm")
-    assert s9.loc["b", "reached"] == "0/2" and math.isnan(s9.loc["b", "min to b's HV"])
-    assert s9.loc["a", "min to b's HV"] == 2.5 and s9.loc["a", "reached"] == "2/2"
+    assert s9.loc["b", "reached b"] == "0/2" and math.isnan(s9.loc["b", "min to b's HV"])
+    assert s9.loc["a", "min to b's HV"] == 2.5 and s9.loc["a", "reached b"] == "2/2"
 
 
 def test_arm_a_keeps_the_search_defaults_and_arm_b_is_plain_random(tmp_path: Path) -> None:

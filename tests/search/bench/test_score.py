@@ -60,7 +60,7 @@ def test_two_benches_scored_as_one_at_a_shorter_budget(tmp_path: Path,
 @pytest.mark.parametrize("case, msg", [
     ("twice", "arm a seed 0 is in both"),
     ("other-budget", "ran with {'budget': 5000"),
-    ("no-b", "need runs of both arms"),
+    ("no-b", "need runs of two or more arms, not only a"),
     ("empty", "no bench studies"),
     ("out-is-input", "--out must not be one of the scored folders"),
 ])
