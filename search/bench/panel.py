@@ -25,9 +25,11 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from search.atomic import atomic_write
 from search.bench.plans import SPEED_NAMES, PanelPlan
 from search.config import SearchConfig
 from search.errors import UserError
+from search.store.faults import writing
 from search.training.data import MnistData, Split, load_mnist
 from search.training.speed import DEFAULT_SPEED, Speed
 from search.training.train import evaluate, train
@@ -127,7 +129,9 @@ def compare(speeds: Sequence[str], *, rounds: int, plan: PanelPlan, data_dir: st
                 out = Path(tmp) / f"{s}-{r}.json"
                 cmd = [sys.executable, "-m", "search.bench.panel", s, json.dumps(asdict(plan)),
                        device, data_dir or "", str(out)]
-                subprocess.run(cmd, check=True)
+                if (rc := subprocess.run(cmd).returncode) != 0:
+                    raise UserError(f"bench speed: the run of speed {s} exited with {rc} "
+                                    "(its output is above)")
                 frames.append(pd.read_json(out).assign(round=r))
     return pd.concat(frames, ignore_index=True)
 
@@ -215,12 +219,16 @@ def run_speed(plan: PanelPlan, speeds: Sequence[str], *, rounds: int, device: st
 
     dev = resolve_device(device)
     say = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
+    # one-line errors before anything is measured: missing data (downloaded as by `search`),
+    # an unknown net, an --out that cannot be written
+    data = load_mnist(data_dir, device=dev)
     if profile is not None:
-        data = load_mnist(data_dir, device=dev, download=False)
         return profile_epoch(profile, batch, data, plan, SPEEDS[speeds[0]])
-    load_panel(plan.nets)  # a one-line error for an unknown net before anything runs
+    load_panel(plan.nets)
+    if out is not None:
+        with writing(out):
+            out.mkdir(parents=True, exist_ok=True)
     if len(speeds) == 1 and rounds == 1:
-        data = load_mnist(data_dir, device=dev, download=False)
         rows = run_panel(data, plan, SPEEDS[speeds[0]], label=speeds[0], say=say).assign(round=0)
     else:
         rows = compare(speeds, rounds=rounds, plan=plan, data_dir=data_dir, device=str(dev),
@@ -233,9 +241,9 @@ def run_speed(plan: PanelPlan, speeds: Sequence[str], *, rounds: int, device: st
     text = "\n".join([head, "", format_panel(summary, base),
                       *([""] + goal_lines(summary, base) if base == "plain" else [])])
     if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        rows.to_csv(out / "panel.csv", index=False)
-        (out / "panel.txt").write_text(text + "\n")
+        with writing(out):
+            atomic_write(out / "panel.csv", lambda tmp: rows.to_csv(tmp, index=False))
+            atomic_write(out / "panel.txt", lambda tmp: tmp.write_text(text + "\n"))
     return text
 
 

@@ -65,6 +65,15 @@ def test_bad_panel_input_is_one_line(argv: list[str], words: str, mnist_root: Pa
     assert words in err and err.count("\n") == 1
 
 
+def test_an_out_folder_that_cannot_be_made_is_one_line_before_measuring(
+        mnist_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    (tmp_path / "file").write_text("")
+    assert main(["bench", "speed", "--device", "cpu", "--data-dir", str(mnist_root),
+                 "--out", str(tmp_path / "file" / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("nas-mnist: error: cannot write") and err.count("\n") == 1
+
+
 def test_bad_batches_are_one_line(capsys: pytest.CaptureFixture) -> None:
     with pytest.raises(SystemExit) as e:
         main(["bench", "speed", "--batches", "0"])
