@@ -27,8 +27,8 @@ from collections.abc import Callable, Iterator
 from types import CodeType, FrameType
 from typing import TypeVar
 
-__all__ = ["DEFERRING_MODULES", "Terminated", "exit_status", "interruptible", "leave_at_once",
-           "raise_on_sigterm", "safe_interrupts", "stop_name"]
+__all__ = ["DEFERRING_MODULES", "Signals", "Terminated", "exit_status", "interruptible",
+           "leave_at_once", "raise_on_sigterm", "safe_interrupts", "stop_name"]
 
 DEFERRING_MODULES = ("sqlalchemy", "sqlite3", "psycopg", "alembic", "optuna")
 RETRY_S = 0.05  # seconds between tries to deliver a deferred Ctrl-C
@@ -125,3 +125,40 @@ def safe_interrupts() -> Iterator[None]:
         for sig, old in previous.items():
             if old is not None:  # None: installed outside Python, cannot be put back
                 signal.signal(sig, old)
+
+
+class Signals:
+    """Ctrl-C and SIGTERM as a record the caller reads when it likes, never as an exception.
+
+    For a process whose main thread only supervises others (``search --jobs``' parent): an
+    exception raised wherever that thread is can land inside ``subprocess.Popen.wait`` between
+    taking and releasing its waitpid lock, after which every later wait on that child blocks
+    forever. The handler only appends to a list (no lock a signal could meet half-taken)."""
+
+    def __init__(self) -> None:
+        self.got: list[int] = []
+
+    def _note(self, signum: int, frame: FrameType | None) -> None:
+        self.got.append(signum)
+
+    def first(self) -> KeyboardInterrupt:
+        """What the first signal means, as the exception the rest of the code reports."""
+        return Terminated() if self.got and self.got[0] == signal.SIGTERM else KeyboardInterrupt()
+
+    @contextlib.contextmanager
+    def caught(self) -> Iterator[Signals]:
+        """Within this block both signals are recorded (on the main thread; a signal the process
+        ignores stays ignored); outside it, the handlers before it."""
+        if not _main_thread():
+            yield self
+            return
+        previous = {sig: signal.getsignal(sig) for sig in _SIGNALS}
+        for sig, old in previous.items():
+            if old is not signal.SIG_IGN:
+                signal.signal(sig, self._note)
+        try:
+            yield self
+        finally:
+            for sig, old in previous.items():
+                if old is not None:
+                    signal.signal(sig, old)

@@ -9,7 +9,8 @@ loop's surplus check stops the workers at exactly ``--n-trials`` finished trials
 line per trial, which the parent relays with the worker's index, and their running trial's
 progress (search.loop.progress.Relay), which the parent draws as one line per worker under the
 study bar. Ctrl-C (or SIGTERM) in the parent is forwarded to the workers as SIGINT (each marks its
-running trial FAIL and exits) and the parent waits for them. Processes, not threads: each trial
+running trial FAIL and exits) and the parent waits for them (a second signal: SIGTERM, then
+SIGKILL). Processes, not threads: each trial
 needs its own global RNG, autocast state and CUDA context, and the GIL would serialise the
 Python-side kernel launches that bound tiny nets.
 """
@@ -18,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import contextlib
 import dataclasses
 import json
 import os
@@ -40,7 +40,7 @@ from tqdm.auto import tqdm
 from search.atomic import atomic_write
 from search.config import SearchConfig
 from search.errors import UserError
-from search.loop.interrupt import Terminated, exit_status
+from search.loop.interrupt import Signals, exit_status
 from search.loop.progress import Relay, StudyBar, TrialProgress, WorkerBoard
 from search.loop.run import load_data, prepare_study, validate, work
 from search.loop.summary import announce, finish, stopped_line
@@ -52,7 +52,9 @@ __all__ = ["JobsRun", "WorkerError", "WorkerStats", "default_jobs", "parse_devic
            "run_jobs"]
 
 POLL_S = 1.0  # seconds between the parent's looks at the storage (study bar), at most
+TICK_S = 0.05  # seconds between the parent's looks at its workers and at signals
 STOP_WAIT_S = 120  # seconds the parent waits for interrupted workers before terminating them
+KILL_WAIT_S = 30  # seconds after SIGTERM before SIGKILL
 
 
 class WorkerError(UserError):
@@ -155,42 +157,39 @@ def _supervise(a: SearchConfig, study: optuna.Study, url: str, plan: list[str], 
         relay.set()
     procs: list[subprocess.Popen] = []
     readers: list[threading.Thread] = []
-    main = threading.current_thread() is threading.main_thread()  # signals need the main thread
-    prev_term = signal.signal(signal.SIGTERM, _interrupt) if main else None
-    try:
-        for w in stats:
-            procs.append(_start(a, url, w, threads, tmp))
-            readers.append(threading.Thread(target=_read, args=(procs[-1], w, relay, board),
-                                            daemon=True))
-            readers[-1].start()
-        while live := [p for p in procs if p.poll() is None]:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                live[0].wait(timeout=POLL_S)  # wakes as soon as a worker exits
-            bar.n = min(n_finished(study), a.n_trials)
-            if bar.n < a.n_trials:  # the final state is drawn once, by close()
-                bar.refresh()
-    except KeyboardInterrupt as e:
-        relay.clear()
-        board.close()
-        bar.close()
-        _stop(procs)
-        note = "the workers' running trials were marked FAIL and queued again; "
-        print("\n" + stopped_line(e, study, a, note), file=sys.stderr, flush=True)
-        raise SystemExit(exit_status(e)) from None
-    finally:
-        if main:
-            signal.signal(signal.SIGTERM, prev_term)
-        board.close()
-        bar.close()
+    # Signals as a flag read between polls: the parent's state (and Popen's) stays whole.
+    with Signals().caught() as signals:
+        try:
+            for w in stats:
+                procs.append(_start(a, url, w, threads, tmp))
+                readers.append(threading.Thread(target=_read, args=(procs[-1], w, relay, board),
+                                                daemon=True))
+                readers[-1].start()
+            next_look = 0.0
+            while not signals.got and any(p.poll() is None for p in procs):
+                if time.monotonic() >= next_look:
+                    bar.n = min(n_finished(study), a.n_trials)
+                    if bar.n < a.n_trials:  # the final state is drawn once, by close()
+                        bar.refresh()
+                    next_look = time.monotonic() + POLL_S
+                time.sleep(TICK_S)
+            if signals.got:
+                relay.clear()
+                board.close()
+                bar.close()
+                _stop(procs, signals)
+                e = signals.first()
+                note = "the workers' running trials were marked FAIL and queued again; "
+                print("\n" + stopped_line(e, study, a, note), file=sys.stderr, flush=True)
+                raise SystemExit(exit_status(e))
+        finally:
+            board.close()
+            bar.close()
     for p, r, w in zip(procs, readers, stats, strict=True):
         r.join(timeout=10)
         w.returncode = p.returncode
         _load_stats(w, tmp / f"w{w.index}.json")
     return stats
-
-
-def _interrupt(signum: int, frame: object) -> None:
-    raise Terminated
 
 
 def _start(a: SearchConfig, url: str, w: WorkerStats, threads: int, tmp: Path) -> subprocess.Popen:
@@ -218,21 +217,22 @@ def _read(p: subprocess.Popen, w: WorkerStats, relay: threading.Event,
             tqdm.write(f"[w{w.index}] {line}", file=sys.stdout)
 
 
-def _stop(procs: list[subprocess.Popen]) -> None:
-    """Forward SIGINT to live workers and wait; a second Ctrl-C or a stuck worker gets SIGTERM."""
+def _stop(procs: list[subprocess.Popen], signals: Signals) -> None:
+    """Forward SIGINT to live workers and wait for them to settle their trials. Another Ctrl-C
+    or SIGTERM, or STOP_WAIT_S without exiting, gets SIGTERM; KILL_WAIT_S after that, SIGKILL
+    (their trials then stay RUNNING until a later run's heartbeat check queues them again)."""
     for p in procs:
         if p.poll() is None:
             p.send_signal(signal.SIGINT)
-    deadline = time.monotonic() + STOP_WAIT_S
-    try:
-        for p in procs:
-            p.wait(timeout=max(0.1, deadline - time.monotonic()))
-    except (KeyboardInterrupt, subprocess.TimeoutExpired):
-        for p in procs:
-            if p.poll() is None:
-                p.terminate()
-        for p in procs:
-            p.wait()
+    asked, escalate, deadline = len(signals.got), [signal.SIGTERM, signal.SIGKILL], STOP_WAIT_S
+    t0 = time.monotonic()
+    while live := [p for p in procs if p.poll() is None]:
+        if escalate and (len(signals.got) > asked or time.monotonic() - t0 > deadline):
+            sig = escalate.pop(0)
+            for p in live:
+                p.send_signal(sig)
+            asked, deadline, t0 = len(signals.got), KILL_WAIT_S, time.monotonic()
+        time.sleep(TICK_S)
 
 
 def _load_stats(w: WorkerStats, path: Path) -> None:
