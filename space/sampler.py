@@ -72,11 +72,20 @@ def suggest(trial: TrialLike) -> dict[str, Any]:
     p[f"lr_{opt}"] = trial.suggest_float(f"lr_{opt}", *b[f"lr_{opt}"], log=True)
     p[f"wd_{opt}"] = trial.suggest_float(f"wd_{opt}", *b[f"wd_{opt}"], log=True)
     p["schedule"] = trial.suggest_categorical("schedule", list(b["schedule"]))
-    p["batch_size"] = trial.suggest_categorical("batch_size", list(b["batch_size"]))
+    p["log2_batch"] = trial.suggest_int("log2_batch", *b["log2_batch"])
     p["rotate"] = trial.suggest_float("rotate", *b["rotate"])
     p["translate"] = trial.suggest_float("translate", *b["translate"])
+    p["scale"] = trial.suggest_float("scale", *b["scale"])
     p["label_smoothing"] = trial.suggest_float("label_smoothing", *b["label_smoothing"])
+    p["ema"] = trial.suggest_categorical("ema", [False, True])
+    if p["ema"]:
+        p["ema_epochs"] = trial.suggest_float("ema_epochs", *b["ema_epochs"], log=True)
     return p
+
+
+def _batch_size(params: dict[str, Any]) -> int:
+    # trials drawn before log2_batch existed hold batch_size (64 / 128 / 256) instead
+    return 2 ** params["log2_batch"] if "log2_batch" in params else params["batch_size"]
 
 
 @dataclass(frozen=True)
@@ -184,9 +193,12 @@ def decode(params: dict[str, Any], budget: int, epochs: int = TrainConfig.epochs
         lo, hi = (mid, hi) if count_params(_net(t, mid, params)) <= target else (lo, mid)
     opt = params["optimizer"]
     train = TrainConfig(
-        epochs=epochs, batch_size=params["batch_size"], optimizer=opt, lr=params[f"lr_{opt}"],
+        epochs=epochs, batch_size=_batch_size(params), optimizer=opt, lr=params[f"lr_{opt}"],
         weight_decay=params[f"wd_{opt}"], schedule=params["schedule"], rotate=params["rotate"],
-        translate=params["translate"], label_smoothing=params["label_smoothing"],
+        translate=params["translate"], scale=params.get("scale", 0.0),
+        label_smoothing=params["label_smoothing"],
+        # keys a draw lacks were not in the space when it was made: their default is what ran
+        ema_epochs=params["ema_epochs"] if params.get("ema") else 0.0,
     )
     return Candidate(net=_net(t, lo, params), train=train)
 

@@ -130,6 +130,10 @@ def _constants(cand: Candidate, params: int, seed: int) -> str:
         ("WEIGHT_DECAY", t.weight_decay, "L2 penalty" if sgd else "decoupled weight decay"),
         ("ROTATE", t.rotate, "max random rotation, degrees"),
         ("TRANSLATE", t.translate, "max random shift, fraction of the image side"),
+        *([("SCALE", t.scale, "max random zoom: the factor is uniform in 1 +- SCALE")]
+          if t.scale else []),
+        *([("EMA_EPOCHS", t.ema_epochs, "the kept weights are their moving average over about "
+            "this many epochs")] if t.ema_epochs else []),
         ("LABEL_SMOOTHING", t.label_smoothing, "cross-entropy label smoothing"),
         ("SEED", seed, "the seed the search trained this trial with"),
         *([("DROPOUT", _one_dropout(cand.net), "dropout rate in the blocks that have one")]
@@ -168,14 +172,30 @@ def _scheduler_code(cand: Candidate) -> tuple[str, str]:
 
 def _augment_code(cand: Candidate) -> str:
     t = cand.train
-    if t.rotate == 0 and t.translate == 0:
+    if t.rotate == 0 and t.translate == 0 and t.scale == 0:
         return "augment = []  # the trial trained without augmentation"
+    zoom = "\n            scale=(1 - SCALE, 1 + SCALE)," if t.scale else ""
     return ("augment = [\n"
             "        transforms.RandomAffine(\n"
-            "            degrees=ROTATE, translate=(TRANSLATE, TRANSLATE),\n"
+            f"            degrees=ROTATE, translate=(TRANSLATE, TRANSLATE),{zoom}\n"
             "            interpolation=transforms.InterpolationMode.BILINEAR,\n"
             "        )\n"
             "    ]")
+
+
+def _ema_code(cand: Candidate) -> tuple[str, str, str]:
+    """(making the weight average, its update after each step, keeping it at the end): the
+    trial's weights are an exponential moving average when its recipe says so."""
+    if not cand.train.ema_epochs:
+        return "", "", ""
+    make = ("\n    # the kept weights (and BN statistics): a moving average over ~EMA_EPOCHS epochs\n"
+            "    decay = max(0.0, 1 - 1 / (EMA_EPOCHS * len(loader)))\n"
+            "    ema = torch.optim.swa_utils.AveragedModel(\n"
+            "        model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(decay),\n"
+            "        use_buffers=True,\n"
+            "    )")
+    end = "\n    model.load_state_dict(ema.module.state_dict())"
+    return make, "\n            ema.update_parameters(model)", end
 
 
 def render(cand: Candidate, info: ScriptInfo) -> str:
@@ -185,6 +205,7 @@ def render(cand: Candidate, info: ScriptInfo) -> str:
     acc = "unknown" if info.val_acc is None else f"{info.val_acc:.2f} %"
     opt = "SGD" if cand.train.optimizer == "sgd" else "AdamW"
     make_scheduler, scheduler_step = _scheduler_code(cand)
+    make_ema, ema_step, ema_end = _ema_code(cand)
     return TEMPLATE.substitute(
         study=info.study, trial=info.trial, arch=describe(cand.net), params=f"{params:,}",
         val_acc=acc, stem=info.stem, optimizer=opt, schedule=cand.train.schedule,
@@ -193,6 +214,7 @@ def render(cand: Candidate, info: ScriptInfo) -> str:
         forward="\n".join(f"        {line}" for line in fwd),
         augment=_augment_code(cand), make_optimizer=_optimizer_code(cand),
         make_scheduler=make_scheduler, scheduler_step=scheduler_step,
+        make_ema=make_ema, ema_step=ema_step, ema_end=ema_end,
     )
 
 

@@ -69,8 +69,9 @@ def test_fast_recipe_is_inside_the_bounds() -> None:
     r, b = FAST_RECIPE, BOUNDS
     assert b["lr_sgd"][0] <= r["lr_sgd"] <= b["lr_sgd"][1]
     assert b["wd_sgd"][0] <= r["wd_sgd"] <= b["wd_sgd"][1]
-    assert r["batch_size"] in b["batch_size"] and r["schedule"] in b["schedule"]
-    for knob in ("rotate", "translate", "label_smoothing"):
+    assert b["log2_batch"][0] <= r["log2_batch"] <= b["log2_batch"][1]
+    assert r["schedule"] in b["schedule"] and r["ema"] is False
+    for knob in ("rotate", "translate", "scale", "label_smoothing"):
         assert b[knob][0] <= r[knob] <= b[knob][1]
     for shape in SHAPES.values():
         ws = [v for k, v in shape.items() if k[0] == "w" and k[1:].isdigit()]

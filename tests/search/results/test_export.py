@@ -281,3 +281,20 @@ def test_printed_command_works_offline_and_reads_only_the_test_set(study_rw, mni
         assert r.stderr.strip().count("\n") == 0 and "MNIST" in r.stderr
         assert "files not found in " + str(run_dir / ".cache" / "nas-mnist") in r.stderr
         assert not any(run_dir.iterdir())
+
+
+def test_script_of_a_zoom_and_weight_average_recipe_trains_with_both(mnist_root, tmp_path):
+    from dataclasses import replace
+
+    ref = REFERENCES["ref6016"]
+    cand = Candidate(ref.net, replace(ref.train, rotate=5.0, scale=0.1, ema_epochs=0.5))
+    source = render(cand, ScriptInfo(study="s", trial=0, val_acc=None))
+    assert "scale=(1 - SCALE, 1 + SCALE)" in source and "AveragedModel(" in source
+    script = tmp_path / "model.py"
+    script.write_text(source)
+    r = _standalone([{"argv": [str(script), "--train", "--epochs", "1", "--train-subset", "128",
+                               "--data-dir", str(mnist_root), "--save", "w.pt"]}], cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "saved weights to w.pt" in r.stdout and "test accuracy:" in r.stdout
+    ours = convert_state_dict(cand.net, build(cand.net).state_dict())
+    assert set(torch.load(tmp_path / "w.pt", weights_only=True)) == set(ours)
