@@ -188,7 +188,7 @@ def _ema_code(cand: Candidate) -> tuple[str, str, str]:
     trial's weights are an exponential moving average when its recipe says so."""
     if not cand.train.ema_epochs:
         return "", "", ""
-    make = ("\n    # the kept weights (and BN statistics): a moving average over ~EMA_EPOCHS epochs\n"
+    make = ("\n    # the kept weights and BN statistics: their average over ~EMA_EPOCHS epochs\n"
             "    decay = max(0.0, 1 - 1 / (EMA_EPOCHS * len(loader)))\n"
             "    ema = torch.optim.swa_utils.AveragedModel(\n"
             "        model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(decay),\n"
