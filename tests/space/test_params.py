@@ -274,5 +274,6 @@ def test_macs_match_torch_flop_counter_on_references_and_draws(draws):
     for budget in (2000, 20000):
         cfgs += [cand.net for _, cand in draws(budget, n=120)]
     assert len(cfgs) >= 245
+    assert sum(c.sep for cfg in cfgs for c in cfg.convs) > 100  # separable convs are drawn
     for cfg in cfgs:
         assert count_macs(cfg) == flop_counter_macs(cfg), cfg
