@@ -8,6 +8,8 @@ Fitting is by construction, no rejection: the topology is drawn first; if even i
 exceeds the budget it is narrowed step by step towards the smallest net of the space; then a size
 target between that narrowest version and the budget is placed on a log scale by the ``size`` draw,
 and the widths are scaled to the largest that stays under the target (count is monotone in scale).
+A separable conv costs less than a plain one of the same widths (cin*(9+out) <= 9*cin*out for
+out >= 2), so the narrowest net, with every conv plain, still bounds every draw from above.
 """
 
 from __future__ import annotations
@@ -56,6 +58,9 @@ def suggest(trial: TrialLike) -> dict[str, Any]:
     # be drawn; the scale bisection in decode() still sets the absolute widths under the budget
     for j in range(sum(p[f"convs{s}"] for s in range(p["stages"]))):
         p[f"w{j}"] = trial.suggest_float(f"w{j}", *b["width"], log=True)
+        # depthwise-separable or plain, per 3x3 conv; not the first: it sees one input channel
+        if j > 0:
+            p[f"sep{j}"] = trial.suggest_categorical(f"sep{j}", [False, True])
     # BN is always on (its order is searched): in a first CPU study (4 epochs, 20k images) every
     # BN-free draw of a few thousand params was stuck at 11-40% val acc; all reference nets use BN.
     # The config can still express BN-free nets (act="relu").
@@ -132,7 +137,9 @@ def _net(t: Topology, w: float, p: dict[str, Any]) -> NetConfig:
             pad = 0 if t.pads[s] == 0 and size >= 5 else 1
             size = size + 2 * pad - 2
             last = i == n - 1 and s < len(t.convs) - 1
-            convs.append(Conv(out=width, k=3, pad=pad, pool=last, **blk))
+            # no sep key means a plain conv: stored draws that lack the keys decode to their nets
+            sep = j > 0 and bool(p.get(f"sep{j}", False))
+            convs.append(Conv(out=width, k=3, pad=pad, pool=last, sep=sep, **blk))
             size, j, prev = (size // 2 if last else size), j + 1, width
     if t.head == "gap":
         convs.append(Conv(out=N_CLASSES, k=1, bias=t.bias, act="none"))

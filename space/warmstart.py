@@ -2,12 +2,12 @@
 
 A new study begins with these (enqueued with their params, so the sampler learns from them):
 a shape written as sampler draws (``SHAPES``: stages, convs, padding, transitions, relative widths,
-head, BN, dropout), re-widthed by the sampler's own scale to a few sizes between ~900 params and the
-budget, and trained with one fast recipe (``FAST_RECIPE``). ``SHAPES`` holds the hand-tuned
-nets' shapes (only ref10224's is exact: ``decode`` at its size gives ``REFERENCES["ref10224"]``;
-the others are the nearest shapes the space has) and ``onepool``, a small-net shape found by a
-search. Which of them run, and from which size up, is the search's choice: its ``plan``
-(search.config.SearchConfig.warm_plan).
+head, BN, dropout; no separable convs), re-widthed by the sampler's own scale to a few sizes
+between ~900 params and the budget, and trained with one fast recipe (``FAST_RECIPE``).
+``SHAPES`` holds the hand-tuned nets' shapes (only ref10224's is exact: ``decode`` at its size
+gives ``REFERENCES["ref10224"]``; the others are the nearest shapes the space has) and
+``onepool``, a small-net shape found by a search. Which of them run, and from which size up, is
+the search's choice: its ``plan`` (search.config.SearchConfig.warm_plan).
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ def _shape(convs: tuple[int, ...], pads: tuple[int, ...], trans: tuple[bool, ...
         if s > 0:
             p[f"trans{s}"] = trans[s]
     p.update({f"w{j}": w for j, w in enumerate(widths)})
+    p.update({f"sep{j}": False for j in range(1, len(widths))})  # the proven shapes are plain
     return {**p, **rest}
 
 

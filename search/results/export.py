@@ -1,7 +1,8 @@
 """A trial as a standalone PyTorch script: code generated layer by layer from its NetConfig.
 
 The emitted file is what a person would write by hand: an ``nn.Module`` with named layers
-(``conv1``, ``bn1``, ..., ``fc``), the trial's training hyperparameters as constants, torchvision
+(``conv1``, ``bn1``, ..., ``fc``; a separable block ``i`` has ``dw<i>`` and ``pw<i>`` instead of
+``conv<i>``), the trial's training hyperparameters as constants, torchvision
 data loading, a plain training loop and a test evaluation. It imports only torch, torchvision and
 the standard library. Weights are written in the emitted module's key naming; ``key_map`` relates
 them to the in-package ``Net`` (``body.0.0.weight`` -> ``conv1.weight``), and :func:`verify` loads
@@ -41,10 +42,17 @@ def _net_code(cfg: NetConfig) -> tuple[list[str], list[str], list[str]]:
     init, fwd, names = [], [], []
     cin = IN_CHANNELS
     for i, (c, side) in enumerate(zip(cfg.convs, spatial_sizes(cfg), strict=True), start=1):
-        args = f"{cin}, {c.out}, {c.k}" + (f", padding={c.pad}" if c.pad else "")
-        init.append(f"self.conv{i} = nn.Conv2d({args}{'' if c.bias else ', bias=False'})")
-        names.append(f"conv{i}")
-        x = f"self.conv{i}(x)"
+        pad, cb = (f", padding={c.pad}" if c.pad else ""), ("" if c.bias else ", bias=False")
+        if c.sep:  # depthwise k x k (one filter per channel), then pointwise 1x1 with the bias
+            init.append(f"self.dw{i} = nn.Conv2d({cin}, {cin}, {c.k}{pad}, groups={cin}, "
+                        "bias=False)")
+            init.append(f"self.pw{i} = nn.Conv2d({cin}, {c.out}, 1{cb})")
+            names += [f"dw{i}", f"pw{i}"]
+            x = f"self.pw{i}(self.dw{i}(x))"
+        else:
+            init.append(f"self.conv{i} = nn.Conv2d({cin}, {c.out}, {c.k}{pad}{cb})")
+            names.append(f"conv{i}")
+            x = f"self.conv{i}(x)"
         if c.act in ("relu_bn", "bn_relu"):
             init.append(f"self.bn{i} = nn.BatchNorm2d({c.out})")
             names.append(f"bn{i}")

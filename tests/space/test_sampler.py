@@ -58,6 +58,7 @@ def widest_params(**over: object) -> dict:
         translate=0.0, scale=0.0, label_smoothing=0.0, ema=False,
     )
     p.update({f"w{j}": b["width"][1] for j in range(n * b["convs"][1])})
+    p.update({f"sep{j}": False for j in range(1, n * b["convs"][1])})  # plain convs cost more
     p.update(over)
     if p["head"] != "gap_mlp":
         del p["hidden_ratio"]
@@ -259,7 +260,7 @@ def test_each_conv_has_its_own_width():
     p = widest_params(stages=2, convs0=2, convs1=2, trans1=False, head="gap_linear",
                       w0=1.0, w1=0.25, w2=1.0, w3=0.5)
     for j in range(4, 9):
-        del p[f"w{j}"]
+        del p[f"w{j}"], p[f"sep{j}"]
     del p["trans2"], p["convs2"], p["pad2"], p["trans_ratio"]
     assert suggest(optuna.trial.FixedTrial(p)) == p
     widths = [c.out for c in decode(p, 20_000).net.convs if c.k == 3]
