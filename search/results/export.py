@@ -223,6 +223,8 @@ def render(cand: Candidate, info: ScriptInfo) -> str:
         augment=_augment_code(cand), make_optimizer=_optimizer_code(cand),
         make_scheduler=make_scheduler, scheduler_step=scheduler_step,
         make_ema=make_ema, ema_step=ema_step, ema_end=ema_end,
+        # transforms only where the recipe augments: the script imports nothing it does not use
+        torchvision="datasets, transforms" if "transforms." in _augment_code(cand) else "datasets",
     )
 
 

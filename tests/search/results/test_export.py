@@ -360,3 +360,13 @@ def test_script_of_a_zoom_and_weight_average_recipe_trains_with_both(mnist_root,
     assert "saved weights to w.pt" in r.stdout and "test accuracy:" in r.stdout
     ours = convert_state_dict(cand.net, build(cand.net).state_dict())
     assert set(torch.load(tmp_path / "w.pt", weights_only=True)) == set(ours)
+
+
+@pytest.mark.parametrize("name", sorted(REFERENCES))
+def test_scripts_of_every_recipe_kind_pass_the_linter(name):
+    # ref6016 trains without augmentation (no transforms import); a zoom + EMA recipe too
+    from dataclasses import replace
+
+    cand = REFERENCES[name]
+    for c in (cand, Candidate(cand.net, replace(cand.train, scale=0.1, ema_epochs=1.0))):
+        _assert_plain_pytorch(render(c, ScriptInfo("s", 0, None)))
