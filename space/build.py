@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import torch
 from torch import nn
 
-from space.config import IN_CHANNELS, N_CLASSES, NetConfig
+from space.config import IN_CHANNELS, N_CLASSES, Conv, NetConfig
 from space.params import validate
 
 __all__ = ["Net", "build"]
+
+
+def _conv(cin: int, c: Conv) -> nn.Module:
+    """A block's conv. A separable one is one module too (body.<i>.0.depthwise / .pointwise),
+    so the layers after it keep their indices and a plain conv's keys stay body.<i>.0.*."""
+    if not c.sep:
+        return nn.Conv2d(cin, c.out, c.k, padding=c.pad, bias=c.bias)
+    return nn.Sequential(OrderedDict(
+        depthwise=nn.Conv2d(cin, cin, c.k, padding=c.pad, groups=cin, bias=False),
+        pointwise=nn.Conv2d(cin, c.out, 1, bias=c.bias),
+    ))
 
 
 class Net(nn.Module):
@@ -20,7 +33,7 @@ class Net(nn.Module):
         self.cfg = cfg
         blocks, cin = [], IN_CHANNELS
         for c in cfg.convs:
-            layers: list[nn.Module] = [nn.Conv2d(cin, c.out, c.k, padding=c.pad, bias=c.bias)]
+            layers: list[nn.Module] = [_conv(cin, c)]
             if c.act == "relu":
                 layers += [nn.ReLU()]
             elif c.act == "relu_bn":

@@ -55,10 +55,11 @@ def load_candidate(path: str | Path) -> Candidate:
 
 
 def describe(net: NetConfig) -> str:
-    """One line, e.g. 'c8 c16 P | t8 c16 P | gap-lin10 bn_relu d0.05'."""
+    """One line, e.g. 'c8 s16 P | t8 s16p P | gap-lin10 bn_relu d0.05' (s: separable 3x3)."""
     parts: list[str] = []
     for c in net.convs:
-        tok = ("c" if c.k == 3 else "t") + str(c.out) + ("p" if c.k == 3 and c.pad else "")
+        kind = "t" if c.k == 1 else "s" if c.sep else "c"
+        tok = kind + str(c.out) + ("p" if c.k == 3 and c.pad else "")
         parts.append(tok + (" P |" if c.pool else ""))
     h = net.head
     names = {"flatten": "flat", "gap": "gap", "gap_conv": "gap-conv", "gap_linear": "gap-lin"}

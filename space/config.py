@@ -3,6 +3,9 @@ architectural choices.
 
 A net is a sequence of conv blocks followed by a head. Each block is, in this order:
 conv -> activation (none / ReLU / ReLU->BN / BN->ReLU) -> optional 2x2 max-pool -> optional dropout.
+A 3x3 conv may be depthwise-separable (``sep``): a depthwise 3x3 (one filter per input channel,
+no bias) then a pointwise 1x1 to ``out`` channels that carries the block's bias; the rest of the
+block is the same.
 Pool-then-dropout is the only order: channel-wise dropout commutes with max-pool exactly, and the
 reference nets that use element-wise dropout pool first, so one order expresses all of them.
 """
@@ -36,6 +39,9 @@ class Conv:
     pool: bool = False  # 2x2 max-pool (stride 2, floor) after the activation
     drop: float = 0.0  # dropout rate after the pool; 0 = no dropout layer
     drop2d: bool = False  # channel-wise (Dropout2d) instead of element-wise
+    # depthwise 3x3 + pointwise 1x1 instead of a full 3x3: cin*(9+out) weights, not cin*out*9;
+    # k=3 only, and not on one input channel (there it would be a rank-1 3x3 conv)
+    sep: bool = False
 
 
 @dataclass(frozen=True)

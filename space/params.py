@@ -35,6 +35,7 @@ def validate(cfg: NetConfig) -> None:
     """Raise ConfigError unless `cfg` builds a net mapping (N,1,28,28) to (N,10)."""
     if not cfg.convs:
         raise ConfigError("a net needs at least one conv")
+    cin = IN_CHANNELS
     for i, c in enumerate(cfg.convs):
         if c.out < 1 or c.k not in (1, 3) or c.pad not in (0, 1):
             raise ConfigError(f"conv {i}: out>=1, k in (1,3), pad in (0,1) required, got {c}")
@@ -42,6 +43,12 @@ def validate(cfg: NetConfig) -> None:
             raise ConfigError(f"conv {i}: unknown act {c.act!r}")
         if not 0.0 <= c.drop < 1.0:
             raise ConfigError(f"conv {i}: dropout rate {c.drop} outside [0, 1)")
+        if c.sep and c.k != 3:
+            raise ConfigError(f"conv {i}: a separable conv must be 3x3, got k={c.k}")
+        if c.sep and cin == 1:
+            raise ConfigError(f"conv {i}: a separable conv on 1 input channel is just a rank-1 "
+                              "3x3 conv; use a plain one")
+        cin = c.out
     sizes = spatial_sizes(cfg)
     h, last = cfg.head, cfg.convs[-1]
     if h.kind in ("flatten", "gap") and last.out != N_CLASSES:
@@ -60,8 +67,9 @@ def count_params(cfg: NetConfig) -> int:
     validate(cfg)
     n, cin = 0, IN_CHANNELS
     for c in cfg.convs:
-        n += cin * c.out * c.k * c.k  # conv weight
-        n += c.out if c.bias else 0  # conv bias
+        # conv weight; separable: depthwise k x k per input channel, then pointwise cin -> out
+        n += cin * c.k * c.k + cin * c.out if c.sep else cin * c.out * c.k * c.k
+        n += c.out if c.bias else 0  # conv bias (the pointwise conv's, if separable)
         n += 2 * c.out if c.act in ("relu_bn", "bn_relu") else 0  # BN affine weight + bias
         cin = c.out  # ReLU, max-pool and dropout have no parameters
     h = cfg.head
@@ -85,7 +93,9 @@ def count_macs(cfg: NetConfig) -> int:
     n, cin, size = 0, IN_CHANNELS, IN_SIZE
     for c, after in zip(cfg.convs, spatial_sizes(cfg), strict=True):
         out_side = size + 2 * c.pad - c.k + 1  # the conv's output map, before its pool
-        n += out_side * out_side * cin * c.out * c.k * c.k
+        # both parts of a separable conv run on the output map (the padding is the depthwise's)
+        per_pixel = cin * c.k * c.k + cin * c.out if c.sep else cin * c.out * c.k * c.k
+        n += out_side * out_side * per_pixel
         cin, size = c.out, after
     h = cfg.head
     if h.kind == "gap_conv":

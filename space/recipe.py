@@ -29,7 +29,11 @@ class TrainConfig:
     schedule: Schedule = "onecycle"  # onecycle; step = x0.1 at 50% and 75% of epochs; none
     rotate: float = 0.0  # max random rotation, degrees (uniform in +-rotate)
     translate: float = 0.0  # max random shift, fraction of the image side (uniform in +-)
+    scale: float = 0.0  # max random zoom: the factor is uniform in 1 +- scale
     label_smoothing: float = 0.0  # cross-entropy label smoothing (probability mass)
+    # exponential moving average of the weights (and BN statistics) over about this many epochs,
+    # validated and kept as the trained weights; 0 = off (the last step's weights)
+    ema_epochs: float = 0.0
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
@@ -38,6 +42,10 @@ class TrainConfig:
             raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
         if not self.lr > 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
+        if not 0 <= self.scale < 1:
+            raise ValueError(f"scale must be in [0, 1), got {self.scale}")
+        if not self.ema_epochs >= 0:
+            raise ValueError(f"ema_epochs must be >= 0, got {self.ema_epochs}")
 
 
 # Search bounds, one entry per knob the sampler draws (units as in TrainConfig). Centred where nets
@@ -48,11 +56,15 @@ BOUNDS = {
     "lr_adamw": (1e-3, 1e-2),  # peak lr for AdamW, log-uniform
     "wd_sgd": (1e-5, 1e-3),  # SGD L2 weight decay, log-uniform
     "wd_adamw": (1e-3, 1e-1),  # AdamW decoupled decay, log-uniform
-    "batch_size": (64, 128, 256),  # choices, images per step
+    # images per step = 2 ** log2_batch, an int draw: 32 .. 256 (trials drawn before 32 was in
+    # the space hold a categorical batch_size instead, which decode still reads)
+    "log2_batch": (5, 8),
     "schedule": ("onecycle", "step"),  # choices
     "optimizer": ("sgd", "adamw"),  # choices
     "rotate": (0.0, 10.0),  # degrees, uniform
     "translate": (0.0, 0.08),  # fraction of side, uniform
+    "scale": (0.0, 0.15),  # zoom fraction, uniform
+    "ema_epochs": (0.1, 2.0),  # EMA horizon in epochs, log-uniform, when "ema" is drawn True
     "label_smoothing": (0.0, 0.1),  # probability mass, uniform
     # architecture (see space.sampler)
     "stages": (2, 3),  # conv stages, a 2x2 max-pool between consecutive stages

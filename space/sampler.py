@@ -8,6 +8,8 @@ Fitting is by construction, no rejection: the topology is drawn first; if even i
 exceeds the budget it is narrowed step by step towards the smallest net of the space; then a size
 target between that narrowest version and the budget is placed on a log scale by the ``size`` draw,
 and the widths are scaled to the largest that stays under the target (count is monotone in scale).
+A separable conv costs less than a plain one of the same widths (cin*(9+out) <= 9*cin*out for
+out >= 2), so the narrowest net, with every conv plain, still bounds every draw from above.
 """
 
 from __future__ import annotations
@@ -56,6 +58,9 @@ def suggest(trial: TrialLike) -> dict[str, Any]:
     # be drawn; the scale bisection in decode() still sets the absolute widths under the budget
     for j in range(sum(p[f"convs{s}"] for s in range(p["stages"]))):
         p[f"w{j}"] = trial.suggest_float(f"w{j}", *b["width"], log=True)
+        # depthwise-separable or plain, per 3x3 conv; not the first: it sees one input channel
+        if j > 0:
+            p[f"sep{j}"] = trial.suggest_categorical(f"sep{j}", [False, True])
     # BN is always on (its order is searched): in a first CPU study (4 epochs, 20k images) every
     # BN-free draw of a few thousand params was stuck at 11-40% val acc; all reference nets use BN.
     # The config can still express BN-free nets (act="relu").
@@ -72,11 +77,20 @@ def suggest(trial: TrialLike) -> dict[str, Any]:
     p[f"lr_{opt}"] = trial.suggest_float(f"lr_{opt}", *b[f"lr_{opt}"], log=True)
     p[f"wd_{opt}"] = trial.suggest_float(f"wd_{opt}", *b[f"wd_{opt}"], log=True)
     p["schedule"] = trial.suggest_categorical("schedule", list(b["schedule"]))
-    p["batch_size"] = trial.suggest_categorical("batch_size", list(b["batch_size"]))
+    p["log2_batch"] = trial.suggest_int("log2_batch", *b["log2_batch"])
     p["rotate"] = trial.suggest_float("rotate", *b["rotate"])
     p["translate"] = trial.suggest_float("translate", *b["translate"])
+    p["scale"] = trial.suggest_float("scale", *b["scale"])
     p["label_smoothing"] = trial.suggest_float("label_smoothing", *b["label_smoothing"])
+    p["ema"] = trial.suggest_categorical("ema", [False, True])
+    if p["ema"]:
+        p["ema_epochs"] = trial.suggest_float("ema_epochs", *b["ema_epochs"], log=True)
     return p
+
+
+def _batch_size(params: dict[str, Any]) -> int:
+    # trials drawn before log2_batch existed hold batch_size (64 / 128 / 256) instead
+    return 2 ** params["log2_batch"] if "log2_batch" in params else params["batch_size"]
 
 
 @dataclass(frozen=True)
@@ -123,7 +137,9 @@ def _net(t: Topology, w: float, p: dict[str, Any]) -> NetConfig:
             pad = 0 if t.pads[s] == 0 and size >= 5 else 1
             size = size + 2 * pad - 2
             last = i == n - 1 and s < len(t.convs) - 1
-            convs.append(Conv(out=width, k=3, pad=pad, pool=last, **blk))
+            # no sep key means a plain conv: stored draws that lack the keys decode to their nets
+            sep = j > 0 and bool(p.get(f"sep{j}", False))
+            convs.append(Conv(out=width, k=3, pad=pad, pool=last, sep=sep, **blk))
             size, j, prev = (size // 2 if last else size), j + 1, width
     if t.head == "gap":
         convs.append(Conv(out=N_CLASSES, k=1, bias=t.bias, act="none"))
@@ -184,9 +200,12 @@ def decode(params: dict[str, Any], budget: int, epochs: int = TrainConfig.epochs
         lo, hi = (mid, hi) if count_params(_net(t, mid, params)) <= target else (lo, mid)
     opt = params["optimizer"]
     train = TrainConfig(
-        epochs=epochs, batch_size=params["batch_size"], optimizer=opt, lr=params[f"lr_{opt}"],
+        epochs=epochs, batch_size=_batch_size(params), optimizer=opt, lr=params[f"lr_{opt}"],
         weight_decay=params[f"wd_{opt}"], schedule=params["schedule"], rotate=params["rotate"],
-        translate=params["translate"], label_smoothing=params["label_smoothing"],
+        translate=params["translate"], scale=params.get("scale", 0.0),
+        label_smoothing=params["label_smoothing"],
+        # keys a draw lacks were not in the space when it was made: their default is what ran
+        ema_epochs=params["ema_epochs"] if params.get("ema") else 0.0,
     )
     return Candidate(net=_net(t, lo, params), train=train)
 

@@ -53,6 +53,8 @@ def recipe_summary(tc: TrainConfig) -> str:
     s += f", schedule {tc.schedule}"
     s += f", rotate ±{tc.rotate:g}°" if tc.rotate else ""
     s += f", translate ±{tc.translate:g}" if tc.translate else ""
+    s += f", zoom ±{tc.scale:g}" if tc.scale else ""
+    s += f", weight EMA over {tc.ema_epochs:g} epochs" if tc.ema_epochs else ""
     s += f", label smoothing {tc.label_smoothing:g}" if tc.label_smoothing else ""
     return s
 

@@ -1,7 +1,8 @@
 """A trial as a standalone PyTorch script: code generated layer by layer from its NetConfig.
 
 The emitted file is what a person would write by hand: an ``nn.Module`` with named layers
-(``conv1``, ``bn1``, ..., ``fc``), the trial's training hyperparameters as constants, torchvision
+(``conv1``, ``bn1``, ..., ``fc``; a separable block ``i`` has ``dw<i>`` and ``pw<i>`` instead of
+``conv<i>``), the trial's training hyperparameters as constants, torchvision
 data loading, a plain training loop and a test evaluation. It imports only torch, torchvision and
 the standard library. Weights are written in the emitted module's key naming; ``key_map`` relates
 them to the in-package ``Net`` (``body.0.0.weight`` -> ``conv1.weight``), and :func:`verify` loads
@@ -41,10 +42,17 @@ def _net_code(cfg: NetConfig) -> tuple[list[str], list[str], list[str]]:
     init, fwd, names = [], [], []
     cin = IN_CHANNELS
     for i, (c, side) in enumerate(zip(cfg.convs, spatial_sizes(cfg), strict=True), start=1):
-        args = f"{cin}, {c.out}, {c.k}" + (f", padding={c.pad}" if c.pad else "")
-        init.append(f"self.conv{i} = nn.Conv2d({args}{'' if c.bias else ', bias=False'})")
-        names.append(f"conv{i}")
-        x = f"self.conv{i}(x)"
+        pad, cb = (f", padding={c.pad}" if c.pad else ""), ("" if c.bias else ", bias=False")
+        if c.sep:  # depthwise k x k (one filter per channel), then pointwise 1x1 with the bias
+            init.append(f"self.dw{i} = nn.Conv2d({cin}, {cin}, {c.k}{pad}, groups={cin}, "
+                        "bias=False)")
+            init.append(f"self.pw{i} = nn.Conv2d({cin}, {c.out}, 1{cb})")
+            names += [f"dw{i}", f"pw{i}"]
+            x = f"self.pw{i}(self.dw{i}(x))"
+        else:
+            init.append(f"self.conv{i} = nn.Conv2d({cin}, {c.out}, {c.k}{pad}{cb})")
+            names.append(f"conv{i}")
+            x = f"self.conv{i}(x)"
         if c.act in ("relu_bn", "bn_relu"):
             init.append(f"self.bn{i} = nn.BatchNorm2d({c.out})")
             names.append(f"bn{i}")
@@ -130,6 +138,10 @@ def _constants(cand: Candidate, params: int, seed: int) -> str:
         ("WEIGHT_DECAY", t.weight_decay, "L2 penalty" if sgd else "decoupled weight decay"),
         ("ROTATE", t.rotate, "max random rotation, degrees"),
         ("TRANSLATE", t.translate, "max random shift, fraction of the image side"),
+        *([("SCALE", t.scale, "max random zoom: the factor is uniform in 1 +- SCALE")]
+          if t.scale else []),
+        *([("EMA_EPOCHS", t.ema_epochs, "the kept weights are their moving average over about "
+            "this many epochs")] if t.ema_epochs else []),
         ("LABEL_SMOOTHING", t.label_smoothing, "cross-entropy label smoothing"),
         ("SEED", seed, "the seed the search trained this trial with"),
         *([("DROPOUT", _one_dropout(cand.net), "dropout rate in the blocks that have one")]
@@ -168,14 +180,30 @@ def _scheduler_code(cand: Candidate) -> tuple[str, str]:
 
 def _augment_code(cand: Candidate) -> str:
     t = cand.train
-    if t.rotate == 0 and t.translate == 0:
+    if t.rotate == 0 and t.translate == 0 and t.scale == 0:
         return "augment = []  # the trial trained without augmentation"
+    zoom = "\n            scale=(1 - SCALE, 1 + SCALE)," if t.scale else ""
     return ("augment = [\n"
             "        transforms.RandomAffine(\n"
-            "            degrees=ROTATE, translate=(TRANSLATE, TRANSLATE),\n"
+            f"            degrees=ROTATE, translate=(TRANSLATE, TRANSLATE),{zoom}\n"
             "            interpolation=transforms.InterpolationMode.BILINEAR,\n"
             "        )\n"
             "    ]")
+
+
+def _ema_code(cand: Candidate) -> tuple[str, str, str]:
+    """(making the weight average, its update after each step, keeping it at the end): the
+    trial's weights are an exponential moving average when its recipe says so."""
+    if not cand.train.ema_epochs:
+        return "", "", ""
+    make = ("\n    # the kept weights and BN statistics: their average over ~EMA_EPOCHS epochs\n"
+            "    decay = max(0.0, 1 - 1 / (EMA_EPOCHS * len(loader)))\n"
+            "    ema = torch.optim.swa_utils.AveragedModel(\n"
+            "        model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(decay),\n"
+            "        use_buffers=True,\n"
+            "    )")
+    end = "\n    model.load_state_dict(ema.module.state_dict())"
+    return make, "\n            ema.update_parameters(model)", end
 
 
 def render(cand: Candidate, info: ScriptInfo) -> str:
@@ -185,6 +213,7 @@ def render(cand: Candidate, info: ScriptInfo) -> str:
     acc = "unknown" if info.val_acc is None else f"{info.val_acc:.2f} %"
     opt = "SGD" if cand.train.optimizer == "sgd" else "AdamW"
     make_scheduler, scheduler_step = _scheduler_code(cand)
+    make_ema, ema_step, ema_end = _ema_code(cand)
     return TEMPLATE.substitute(
         study=info.study, trial=info.trial, arch=describe(cand.net), params=f"{params:,}",
         val_acc=acc, stem=info.stem, optimizer=opt, schedule=cand.train.schedule,
@@ -193,6 +222,9 @@ def render(cand: Candidate, info: ScriptInfo) -> str:
         forward="\n".join(f"        {line}" for line in fwd),
         augment=_augment_code(cand), make_optimizer=_optimizer_code(cand),
         make_scheduler=make_scheduler, scheduler_step=scheduler_step,
+        make_ema=make_ema, ema_step=ema_step, ema_end=ema_end,
+        # transforms only where the recipe augments: the script imports nothing it does not use
+        torchvision="datasets, transforms" if "transforms." in _augment_code(cand) else "datasets",
     )
 
 

@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
-from torchvision import datasets, transforms
+from torchvision import $torchvision
 
 $constants
 
@@ -167,7 +167,7 @@ def train(model, train_set, device, epochs, subset=None):
     train_set = Images(x, y, augment)
     loader = DataLoader(train_set, batch_size=BATCH_SIZE, shuffle=True)
     optimizer = $make_optimizer
-    $make_scheduler
+    $make_scheduler$make_ema
     for epoch in range(1, epochs + 1):
         model.train()
         total = 0.0
@@ -176,9 +176,9 @@ def train(model, train_set, device, epochs, subset=None):
             loss = F.cross_entropy(model(x), y, label_smoothing=LABEL_SMOOTHING)
             optimizer.zero_grad()
             loss.backward()
-            optimizer.step()$scheduler_step
+            optimizer.step()$scheduler_step$ema_step
             total += loss.item() * len(y)
-        print(f"epoch {epoch}/{epochs}: train loss {total / len(train_set):.4f}")
+        print(f"epoch {epoch}/{epochs}: train loss {total / len(train_set):.4f}")$ema_end
 
 
 def load_weights(model, path, device):

@@ -235,21 +235,27 @@ def normalize(x: torch.Tensor) -> torch.Tensor:
 
 
 def augment(
-    x: torch.Tensor, *, rotate: float, translate: float, generator: torch.Generator | None = None
+    x: torch.Tensor, *, rotate: float, translate: float, scale: float = 0.0,
+    generator: torch.Generator | None = None,
 ) -> torch.Tensor:
-    """Randomly rotate (uniform in +-``rotate`` degrees) and shift (uniform in +-``translate`` of
-    the side) a normalised batch (N x 1 x H x W): one bilinear ``grid_sample`` on ``x``'s device.
+    """Randomly rotate (uniform in +-``rotate`` degrees), shift (uniform in +-``translate`` of the
+    side) and zoom (factor uniform in 1 +- ``scale``) a normalised batch (N x 1 x H x W): one
+    bilinear ``grid_sample`` on ``x``'s device.
 
-    Returns ``x`` itself when both ranges are zero. Pixels that enter from outside the image are
-    black, as MNIST's background is.
+    Returns ``x`` itself when every range is zero. Pixels that enter from outside the image are
+    black, as MNIST's background is. The zoom factors are drawn after the rest, so a run without
+    zoom draws (and computes) exactly what it did before zoom existed.
     """
-    if rotate == 0 and translate == 0:
+    if rotate == 0 and translate == 0 and scale == 0:
         return x
     n = x.shape[0]
     u = torch.rand(n, 3, device=x.device, generator=generator) * 2 - 1  # uniform in [-1, 1)
     angle = u[:, 0] * math.radians(rotate)
     shift = u[:, 1:] * (2 * translate)  # affine_grid spans [-1, 1]: the image side is 2 units
     cos, sin = torch.cos(angle), torch.sin(angle)
+    if scale:  # the grid maps output to input points: zooming in by z reads at 1/z
+        zoom = 1 + (torch.rand(n, device=x.device, generator=generator) * 2 - 1) * scale
+        cos, sin = cos / zoom, sin / zoom
     theta = torch.stack(
         [torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1
     ).to(x.dtype)

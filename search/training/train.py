@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
 
 from search.training.data import MnistData, Split, augment, batches, normalize
@@ -211,6 +212,8 @@ def train(
     fast = _compiled(model, speed)  # shares model's parameters
     steps_per_epoch = math.ceil(len(data.train) / hp.batch_size)
     sched = _scheduler(opt, hp, n_epochs * steps_per_epoch)
+    ema = _ema(model, hp, steps_per_epoch)
+    judged = model if ema is None else ema.module  # what is validated and kept
 
     history = History()
     bar = tqdm(range(1, n_epochs + 1), desc="train", leave=False, disable=not progress)
@@ -220,7 +223,8 @@ def train(
         loss_sum = torch.zeros((), device=device)
         lr = opt.param_groups[0]["lr"]
         for xb, yb in batches(data.train, hp.batch_size, shuffle=True, generator=g):
-            x = augment(normalize(xb), rotate=hp.rotate, translate=hp.translate, generator=g)
+            x = augment(normalize(xb), rotate=hp.rotate, translate=hp.translate, scale=hp.scale,
+                        generator=g)
             if cl:
                 x = x.contiguous(memory_format=torch.channels_last)
             # a last, smaller batch runs eagerly: compiling a second shape costs more than it saves
@@ -242,9 +246,11 @@ def train(
             lr = opt.param_groups[0]["lr"]  # the rate this step used (a host float, no sync)
             if sched is not None:
                 sched.step()
+            if ema is not None:
+                ema.update_parameters(model)
             loss_sum += loss.detach() * yb.shape[0]
         train_loss = loss_sum.item() / len(data.train)  # the epoch's one sync for training
-        val_acc, val_loss = evaluate(model, data.val, speed=speed)
+        val_acc, val_loss = evaluate(judged, data.val, speed=speed)
         if cuda:
             torch.cuda.synchronize(device)
         stats = EpochStats(epoch, train_loss, val_loss, val_acc, time.perf_counter() - t0, lr)
@@ -258,4 +264,15 @@ def train(
             history.stopped = reason
             break
     bar.close()
+    if ema is not None:  # the trained weights are the average: what was validated
+        model.load_state_dict(ema.module.state_dict())
     return history
+
+
+def _ema(model: nn.Module, hp: TrainConfig, steps_per_epoch: int) -> AveragedModel | None:
+    """An EMA copy of ``model`` (weights and BN statistics) over ``hp.ema_epochs`` epochs' steps,
+    or None when off. torch's AveragedModel: first update copies, later ones lerp by 1 - decay."""
+    if hp.ema_epochs <= 0:
+        return None
+    decay = max(0.0, 1 - 1 / (hp.ema_epochs * steps_per_epoch))
+    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)

@@ -129,3 +129,43 @@ def test_build_is_pure():
 def test_build_refuses_invalid_config():
     with pytest.raises(ConfigError):
         build(NetConfig((Conv(4, k=5),), Head()))
+
+
+# ---------------------------------------------------------------- separable convs
+
+
+def test_separable_block_layers():
+    cfg = NetConfig((Conv(4, pad=1), Conv(6, pad=1, act="bn_relu", pool=True, drop=0.1,
+                                          sep=True)), Head())
+    block = build(cfg).body[1]
+    assert types(block) == [nn.Sequential, nn.BatchNorm2d, nn.ReLU, nn.MaxPool2d, nn.Dropout]
+    dw, pw = block[0].depthwise, block[0].pointwise
+    assert (dw.in_channels, dw.out_channels, dw.kernel_size, dw.padding) == (4, 4, (3, 3), (1, 1))
+    assert dw.groups == 4 and dw.bias is None  # one 3x3 filter per input channel
+    assert (pw.in_channels, pw.out_channels, pw.kernel_size) == (4, 6, (1, 1))
+    assert pw.bias is not None  # the block's bias
+    no_bias = build(NetConfig((Conv(4), Conv(6, sep=True, bias=False)), Head())).body[1][0]
+    assert no_bias.pointwise.bias is None
+
+
+def test_plain_blocks_keep_their_keys_next_to_separable_ones():
+    # stored weights of nets without separable convs name their convs body.<i>.0
+    plain = NetConfig((Conv(4), Conv(6), Conv(8, k=1)), Head())
+    assert [k for k in build(plain).state_dict() if k.split(".")[2] == "0"] == [
+        "body.0.0.weight", "body.0.0.bias", "body.1.0.weight", "body.1.0.bias",
+        "body.2.0.weight", "body.2.0.bias"]
+    mixed = NetConfig((Conv(4), Conv(6, sep=True), Conv(8, k=1)), Head())
+    keys = set(build(mixed).state_dict())
+    assert {"body.1.0.depthwise.weight", "body.1.0.pointwise.weight",
+            "body.1.0.pointwise.bias"} <= keys
+    assert set(build(plain).state_dict()) - keys == {"body.1.0.weight", "body.1.0.bias"}
+
+
+@pytest.mark.parametrize("act", ACTS)
+def test_separable_net_forward_and_backward(act):
+    torch.manual_seed(2)
+    cfg = NetConfig((Conv(4, act=act, pad=1, pool=True), Conv(8, act=act, sep=True),
+                     Conv(8, act=act, pad=1, sep=True)), Head("gap_linear"))
+    net = build(cfg)
+    assert sum(p.numel() for p in net.parameters()) == count_params(cfg)
+    forward_backward(net)  # (N, 10) logits, finite gradients for every parameter

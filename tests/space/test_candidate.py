@@ -8,7 +8,17 @@ import re
 
 import pytest
 
-from space import REFERENCES, Candidate, ConfigError, describe, load_candidate
+from space import (
+    REFERENCES,
+    Candidate,
+    ConfigError,
+    Conv,
+    Head,
+    NetConfig,
+    describe,
+    load_candidate,
+)
+from space.config import N_CLASSES
 
 
 def some_candidates(draws) -> list[Candidate]:
@@ -117,8 +127,8 @@ def test_load_invalid_net(tmp_path, net):
 
 
 def _widths(line: str) -> list[int]:
-    # 'c8' is a 3x3 conv, 'c8p' a padded one, 't8' a 1x1 transition
-    return [int(w) for w in re.findall(r"(?<!\S)[ct](\d+)p?(?!\S)", line)]
+    # 'c8' is a 3x3 conv, 'c8p' a padded one, 's8' / 's8p' separable ones, 't8' a 1x1 transition
+    return [int(w) for w in re.findall(r"(?<!\S)[cst](\d+)p?(?!\S)", line)]
 
 
 @pytest.mark.parametrize("name", list(REFERENCES))
@@ -141,3 +151,21 @@ def test_describe_sampled(draws):
         line = describe(cand.net)
         assert "\n" not in line
         assert _widths(line) == [c.out for c in cand.net.convs]
+        tokens = re.findall(r"(?<!\S)[cst]\d+p?(?!\S)", line)
+        assert [t[0] == "s" for t in tokens] == [c.sep for c in cand.net.convs]
+
+
+def test_describe_separable_tokens():
+    net = NetConfig((Conv(8, pad=1, pool=True), Conv(16, sep=True), Conv(16, pad=1, sep=True),
+                     Conv(12, k=1), Conv(N_CLASSES, k=1, act="none")), Head(kind="gap"))
+    assert describe(net).startswith("c8p P | s16 s16p t12 t10 gap ")
+
+
+@pytest.mark.parametrize("name", list(REFERENCES))
+def test_config_without_sep_field_loads_as_plain_convs(name):
+    # configs stored before Conv had `sep` (every committed study's) read back unchanged
+    cand = REFERENCES[name]
+    d = cand.to_dict()
+    for c in d["net"]["convs"]:
+        assert c.pop("sep") is False
+    assert Candidate.from_dict(d) == cand

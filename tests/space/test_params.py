@@ -59,6 +59,40 @@ def test_hand_counted_tiny_net():
     assert numel(cfg) == expected
 
 
+def test_hand_counted_separable_net():
+    cfg = NetConfig(
+        convs=(
+            Conv(out=4, k=3, pad=1, pool=True),  # 28 -> 14
+            Conv(out=6, k=3, sep=True),  # 14 -> 12
+            Conv(out=5, k=3, pad=1, bias=False, act="bn_relu", sep=True),  # 12 -> 12
+        ),
+        head=Head(kind="gap_linear"),
+    )
+    expected = (
+        (1 * 4 * 9 + 4 + 2 * 4)  # plain conv 1->4: weight + bias + BN(4)
+        + (4 * 9 + 4 * 6 + 6 + 2 * 6)  # depthwise 4 x 3x3, pointwise 4->6 + its bias, BN(6)
+        + (6 * 9 + 6 * 5 + 2 * 5)  # depthwise 6 x 3x3, pointwise 6->5 without bias, BN(5)
+        + (5 * N_CLASSES + N_CLASSES)  # Linear(5, 10)
+    )
+    assert count_params(cfg) == expected == numel(cfg)
+    macs = (
+        28 * 28 * 1 * 4 * 9  # plain conv at 28x28
+        + 12 * 12 * (4 * 9 + 4 * 6)  # depthwise and pointwise both at the 12x12 output
+        + 12 * 12 * (6 * 9 + 6 * 5)
+        + 5 * N_CLASSES
+    )
+    assert count_macs(cfg) == macs == flop_counter_macs(cfg)
+
+
+def test_separable_is_cheaper_than_plain_from_two_channels_out():
+    # cin*(9+out) <= 9*cin*out once out >= 2: what keeps the sampler's floor a plain net
+    for cin, out in [(2, 2), (4, 4), (4, 32), (16, 8), (64, 64)]:
+        plain = NetConfig((Conv(cin), Conv(out)), Head())
+        sep = NetConfig((Conv(cin), Conv(out, sep=True)), Head())
+        assert count_params(sep) < count_params(plain)
+        assert count_macs(sep) < count_macs(plain)
+
+
 @pytest.mark.parametrize(
     ("head", "head_params"),
     [
@@ -185,6 +219,18 @@ def test_bad_conv_fields_refused(conv, words):
 
 
 @pytest.mark.parametrize(
+    ("convs", "words"),
+    [
+        ((Conv(4), Conv(6, k=1, sep=True)), ["conv 1", "separable", "3x3", "k=1"]),
+        ((Conv(4, sep=True),), ["conv 0", "1 input channel", "rank-1"]),  # MNIST is grey-scale
+        ((Conv(1), Conv(4, sep=True)), ["conv 1", "1 input channel", "rank-1"]),
+    ],
+)
+def test_bad_separable_conv_refused(convs, words):
+    refused(NetConfig(convs, Head()), *words)
+
+
+@pytest.mark.parametrize(
     ("head", "words"),
     [
         (Head(kind="softmax"), ["unknown head", "softmax"]),  # type: ignore[arg-type]
@@ -228,5 +274,6 @@ def test_macs_match_torch_flop_counter_on_references_and_draws(draws):
     for budget in (2000, 20000):
         cfgs += [cand.net for _, cand in draws(budget, n=120)]
     assert len(cfgs) >= 245
+    assert sum(c.sep for cfg in cfgs for c in cfg.convs) > 100  # separable convs are drawn
     for cfg in cfgs:
         assert count_macs(cfg) == flop_counter_macs(cfg), cfg

@@ -54,10 +54,11 @@ def widest_params(**over: object) -> dict:
         trans_ratio=b["trans_ratio"][1], size=b["size"][1], bn="relu_bn",
         bias=True, drop=b["drop"][1], drop2d=True, head="gap_mlp",
         hidden_ratio=b["hidden_ratio"][1], optimizer="sgd", lr_sgd=b["lr_sgd"][0],
-        wd_sgd=b["wd_sgd"][0], schedule="onecycle", batch_size=b["batch_size"][0], rotate=0.0,
-        translate=0.0, label_smoothing=0.0,
+        wd_sgd=b["wd_sgd"][0], schedule="onecycle", log2_batch=b["log2_batch"][0], rotate=0.0,
+        translate=0.0, scale=0.0, label_smoothing=0.0, ema=False,
     )
     p.update({f"w{j}": b["width"][1] for j in range(n * b["convs"][1])})
+    p.update({f"sep{j}": False for j in range(1, n * b["convs"][1])})  # plain convs cost more
     p.update(over)
     if p["head"] != "gap_mlp":
         del p["hidden_ratio"]
@@ -111,9 +112,11 @@ def test_draws_respect_bounds(draws, budget):
         assert lo <= tr.lr <= hi
         lo, hi = b[f"wd_{tr.optimizer}"]
         assert lo <= tr.weight_decay <= hi
-        assert tr.batch_size in b["batch_size"] and tr.schedule in b["schedule"]
-        for knob in ("rotate", "translate", "label_smoothing"):
+        lo, hi = b["log2_batch"]
+        assert tr.batch_size in [2**k for k in range(lo, hi + 1)] and tr.schedule in b["schedule"]
+        for knob in ("rotate", "translate", "scale", "label_smoothing"):
             assert b[knob][0] <= getattr(tr, knob) <= b[knob][1], knob
+        assert tr.ema_epochs == 0 or b["ema_epochs"][0] <= tr.ema_epochs <= b["ema_epochs"][1]
 
 
 def test_size_coverage_at_10k(draws):
@@ -257,7 +260,7 @@ def test_each_conv_has_its_own_width():
     p = widest_params(stages=2, convs0=2, convs1=2, trans1=False, head="gap_linear",
                       w0=1.0, w1=0.25, w2=1.0, w3=0.5)
     for j in range(4, 9):
-        del p[f"w{j}"]
+        del p[f"w{j}"], p[f"sep{j}"]
     del p["trans2"], p["convs2"], p["pad2"], p["trans_ratio"]
     assert suggest(optuna.trial.FixedTrial(p)) == p
     widths = [c.out for c in decode(p, 20_000).net.convs if c.k == 3]
@@ -275,3 +278,21 @@ def test_width_ratios_are_drawn_per_conv(draws, budget):
         widths = [c.out for c in cand.net.convs if c.k == 3]
         seen += any(a > b for a, b in itertools.pairwise(widths))  # a width that shrinks
     assert seen > 20  # shapes that were unreachable with one growth factor
+
+
+def test_the_recipe_draws_reach_batch_32_zoom_and_weight_averaging(draws):
+    trains = [c.train for _, c in draws(10_000)]
+    assert {t.batch_size for t in trains} == {32, 64, 128, 256}
+    assert any(t.scale > 0.1 for t in trains)
+    ema = [t.ema_epochs for t in trains if t.ema_epochs]
+    assert 0.2 < len(ema) / len(trains) < 0.8  # a coin per draw
+
+
+def test_draws_made_before_the_recipe_grew_decode_as_they_trained():
+    # a trial of an older study: categorical batch_size, no zoom, no EMA keys
+    p = widest_params(head="gap")
+    old = {k: v for k, v in p.items() if k not in ("log2_batch", "scale", "ema")}
+    old["batch_size"] = 128
+    t = decode(old, 10_000).train
+    assert (t.batch_size, t.scale, t.ema_epochs) == (128, 0.0, 0.0)
+    assert decode(old, 10_000).net == decode(p, 10_000).net

@@ -69,10 +69,20 @@ def test_fast_recipe_is_inside_the_bounds() -> None:
     r, b = FAST_RECIPE, BOUNDS
     assert b["lr_sgd"][0] <= r["lr_sgd"] <= b["lr_sgd"][1]
     assert b["wd_sgd"][0] <= r["wd_sgd"] <= b["wd_sgd"][1]
-    assert r["batch_size"] in b["batch_size"] and r["schedule"] in b["schedule"]
-    for knob in ("rotate", "translate", "label_smoothing"):
+    assert b["log2_batch"][0] <= r["log2_batch"] <= b["log2_batch"][1]
+    assert r["schedule"] in b["schedule"] and r["ema"] is False
+    for knob in ("rotate", "translate", "scale", "label_smoothing"):
         assert b[knob][0] <= r[knob] <= b[knob][1]
     for shape in SHAPES.values():
         ws = [v for k, v in shape.items() if k[0] == "w" and k[1:].isdigit()]
         assert all(b["width"][0] <= w <= b["width"][1] for w in ws)
         assert b["drop"][0] <= shape["drop"] <= b["drop"][1]
+
+
+def test_narrow28_is_the_panels_narrow_full_resolution_net_at_3974() -> None:
+    p = {**SHAPES["narrow28"], **FAST_RECIPE}
+    p["size"] = size_for(p, 10_000, 3974)
+    net = decode(p, 10_000).net
+    assert count_params(net) == 3974
+    assert [c.out for c in net.convs] == [4, 4, 8, 8, 8, 8, 8, 8, 6]
+    assert all(c.pad == 1 for c in net.convs) and sum(c.pool for c in net.convs) == 2

@@ -82,6 +82,22 @@ def test_run_stats_count_only_trials_done_within_the_budget() -> None:
     assert row["hv_log"] == pytest.approx(hv)
 
 
+def test_search_lift_is_the_searched_trials_best_over_the_starts_best_per_cap() -> None:
+    plan = FrontPlan(minutes=60, budget=10_000, ref_acc=90.0)
+    warm = _trial(0, 1, 98.0, 1800)
+    warm.set_user_attr("warm_start", "onepool@1.8k")
+    ref = _trial(0, 2, 99.0, 6000)
+    ref.set_user_attr("reference", "ref6016")
+    trials = _study(warm, ref, _trial(1, 3, 98.5, 1900), _trial(1, 4, 98.8, 8000))
+    row = run_stats(trials, hv_curve(trials, 10_000, 90.0), plan)
+    assert row["lift<=2k"] == pytest.approx(0.5)  # 98.5 searched over 98.0 warm
+    assert row["lift<=5k"] == pytest.approx(0.5)  # 98.5 searched over 98.0 warm again
+    assert row["lift<=10k"] == pytest.approx(-0.2)  # the reference's 99.0 stays on top
+    # a run without starts (random search, plain MOASHA) has no lift to report
+    plain = run_stats(trials[2:], hv_curve(trials[2:], 10_000, 90.0), plan)
+    assert all(math.isnan(plain[f"lift<={c}"]) for c in ("2k", "5k", "10k"))
+
+
 def test_summary_gives_the_time_each_arm_needs_for_each_arms_final_mean() -> None:
     runs = pd.DataFrame({"arm": ["a", "b", "a", "b"], "seed": [0, 0, 1, 1],
                          "hv_log": [12.0, 8.0, 10.0, 6.0], "complete": [5, 9, 7, 11],

@@ -19,12 +19,28 @@ from optuna.artifacts import FileSystemArtifactStore
 from optuna.trial import TrialState
 
 from search.cli import main
-from search.results.export import ScriptInfo, convert_state_dict, key_map, render
+from search.results.export import ScriptInfo, convert_state_dict, key_map, render, verify
 from search.results.export_trial import DASHBOARD_TRIAL_ARTIFACT
 from search.results.pareto import front_trials
 from search.training.data import load_test, normalize
 from search.training.train import evaluate
-from space import REFERENCES, Candidate, build, count_params
+from space import REFERENCES, Candidate, Conv, Head, NetConfig, TrainConfig, build, count_params
+from space import decode as decode_draw
+from space.warmstart import FAST_RECIPE, SHAPES
+
+# nets with separable convs (every act order, padding, bias and dropout kind around them): one by
+# hand, and ref10224's shape drawn with every conv but the first separable
+SEPARABLE = {
+    "sep-hand": Candidate(NetConfig((
+        Conv(6, pad=1, act="bn_relu", bias=False, pool=True),
+        Conv(8, pad=1, act="relu_bn", drop=0.1, sep=True),
+        Conv(12, act="bn_relu", bias=False, pool=True, drop=0.1, drop2d=True, sep=True),
+        Conv(9, act="relu", sep=True),
+        Conv(10, k=1, act="none"),
+    ), Head("gap")), TrainConfig(rotate=5.0)),
+    "sep-ref10224": decode_draw({**SHAPES["ref10224"], **FAST_RECIPE, "size": 1.0,
+                                 **{f"sep{j}": True for j in range(1, 7)}}, 5000),
+}
 
 # The venv installs this project editable: a .pth file in site-packages installs an import hook
 # that finds `space` and `search` from any folder, and `python -I` still runs .pth files. So the
@@ -101,10 +117,16 @@ def test_completed_trials_keep_weights_and_config(study_rw):
         assert "weights_artifact" not in t.user_attrs
 
 
-@pytest.mark.parametrize("ref", sorted(REFERENCES))
+def test_separable_nets_are_separable():
+    for cand in SEPARABLE.values():
+        assert sum(c.sep for c in cand.net.convs) >= 3
+
+
+@pytest.mark.parametrize("ref", sorted(REFERENCES) + sorted(SEPARABLE))
 def test_key_map_covers_every_layer_kind(ref):
-    # the references span every head (flatten, gap, gap_conv, gap_linear + hidden) and act order
-    cand = REFERENCES[ref]
+    # the references span every head (flatten, gap, gap_conv, gap_linear + hidden) and act order;
+    # the separable nets add depthwise + pointwise pairs
+    cand = {**REFERENCES, **SEPARABLE}[ref]
     ours = build(cand.net)
     for p in ours.parameters():  # distinct values, so a swapped mapping cannot pass
         torch.nn.init.normal_(p)
@@ -114,21 +136,20 @@ def test_key_map_covers_every_layer_kind(ref):
     assert set(converted) == set(theirs.state_dict())
     theirs.load_state_dict(converted)  # strict
     assert sum(p.numel() for p in theirs.parameters()) == count_params(cand.net) == ns["PARAMS"]
-    assert all(re.fullmatch(r"(conv|bn)\d+|conv_out|fc\d?", v) for v in key_map(cand.net).values())
+    names = key_map(cand.net).values()
+    assert all(re.fullmatch(r"(conv|bn|dw|pw)\d+|conv_out|fc\d?", v) for v in names)
     x = torch.randn(4, 1, 28, 28)
     torch.testing.assert_close(theirs.eval()(x), ours.eval()(x))
+    verify(render(cand, ScriptInfo("s", 0, None)), cand, ours.state_dict())  # export's own check
 
 
-def test_script_is_plain_pytorch(study_rw):
-    study_dir, name = study_rw
-    t = front_trials(_study(study_dir, name))[0]
-    source = render(Candidate.from_dict(t.user_attrs["config"]), ScriptInfo(name, t.number, 99.0))
+def _assert_plain_pytorch(source: str) -> None:
+    """Only torch, torchvision and the standard library; passes the project's linter."""
     tree = ast.parse(source)
     roots = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import)
              for a in n.names}
     roots |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
     assert roots - set(sys.stdlib_module_names) == {"torch", "torchvision"}
-    assert "class Net(nn.Module):" in source and "self.conv1 = nn.Conv2d(1, " in source
     assert "def forward(self, x):" in source and "weights_only=True" in source
     ruff = shutil.which("ruff")
     if ruff:  # readable: it passes the project's own linter
@@ -136,6 +157,23 @@ def test_script_is_plain_pytorch(study_rw):
                 "--select", "E,F,W,I,B,UP,RUF", "-"]
         r = subprocess.run(argv, input=source, capture_output=True, text=True)
         assert r.returncode == 0, r.stdout
+
+
+def test_script_is_plain_pytorch(study_rw):
+    study_dir, name = study_rw
+    t = front_trials(_study(study_dir, name))[0]
+    source = render(Candidate.from_dict(t.user_attrs["config"]), ScriptInfo(name, t.number, 99.0))
+    assert "class Net(nn.Module):" in source and "self.conv1 = nn.Conv2d(1, " in source
+    _assert_plain_pytorch(source)
+
+
+@pytest.mark.parametrize("name", sorted(SEPARABLE))
+def test_separable_script_is_plain_pytorch(name):
+    source = render(SEPARABLE[name], ScriptInfo("s", 0, None))
+    assert "self.conv1 = nn.Conv2d(1, " in source  # the first conv is never separable
+    assert re.search(r"self\.dw2 = nn\.Conv2d\((\d+), \1, 3, .*groups=\1, bias=False\)", source)
+    assert "self.pw2(self.dw2(x))" in source
+    _assert_plain_pytorch(source)
 
 
 def test_script_checks_its_param_count(study_rw, monkeypatch):
@@ -220,6 +258,30 @@ def test_exported_script_runs_standalone(study_rw, mnist_root, tiny_data, tmp_pa
     assert set(again) == set(torch.load(weights, weights_only=True))
 
 
+@pytest.mark.slow
+def test_separable_script_evaluates_standalone(mnist_root, tmp_path):
+    # no study needed: the script of a separable net, its weights as export writes them
+    cand = SEPARABLE["sep-ref10224"]
+    torch.manual_seed(0)
+    ours = build(cand.net).eval()
+    script = tmp_path / "sep.py"
+    script.write_text(render(cand, ScriptInfo("s", 0, None, stem="sep")))
+    weights = tmp_path / "sep.pt"
+    torch.save(convert_state_dict(cand.net, ours.state_dict()), weights)
+    x = torch.randn(16, 1, 28, 28)
+    torch.save(x, tmp_path / "batch.pt")
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    r = _standalone([{"argv": [str(script), "--evaluate", str(weights), "--data-dir",
+                               str(mnist_root)],
+                      "logits": [str(tmp_path / "batch.pt"), str(tmp_path / "lg.pt")]}],
+                    cwd=run_dir)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("test accuracy: ")
+    with torch.no_grad():
+        torch.testing.assert_close(torch.load(tmp_path / "lg.pt", weights_only=True), ours(x))
+
+
 def _one_line_error(capsys, argv: list[str], match: str) -> None:
     rc = main(argv)
     err = capsys.readouterr().err
@@ -281,3 +343,30 @@ def test_printed_command_works_offline_and_reads_only_the_test_set(study_rw, mni
         assert r.stderr.strip().count("\n") == 0 and "MNIST" in r.stderr
         assert "files not found in " + str(run_dir / ".cache" / "nas-mnist") in r.stderr
         assert not any(run_dir.iterdir())
+
+
+def test_script_of_a_zoom_and_weight_average_recipe_trains_with_both(mnist_root, tmp_path):
+    from dataclasses import replace
+
+    ref = REFERENCES["ref6016"]
+    cand = Candidate(ref.net, replace(ref.train, rotate=5.0, scale=0.1, ema_epochs=0.5))
+    source = render(cand, ScriptInfo(study="s", trial=0, val_acc=None))
+    assert "scale=(1 - SCALE, 1 + SCALE)" in source and "AveragedModel(" in source
+    script = tmp_path / "model.py"
+    script.write_text(source)
+    r = _standalone([{"argv": [str(script), "--train", "--epochs", "1", "--train-subset", "128",
+                               "--data-dir", str(mnist_root), "--save", "w.pt"]}], cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "saved weights to w.pt" in r.stdout and "test accuracy:" in r.stdout
+    ours = convert_state_dict(cand.net, build(cand.net).state_dict())
+    assert set(torch.load(tmp_path / "w.pt", weights_only=True)) == set(ours)
+
+
+@pytest.mark.parametrize("name", sorted(REFERENCES))
+def test_scripts_of_every_recipe_kind_pass_the_linter(name):
+    # ref6016 trains without augmentation (no transforms import); a zoom + EMA recipe too
+    from dataclasses import replace
+
+    cand = REFERENCES[name]
+    for c in (cand, Candidate(cand.net, replace(cand.train, scale=0.1, ema_epochs=1.0))):
+        _assert_plain_pytorch(render(c, ScriptInfo("s", 0, None)))

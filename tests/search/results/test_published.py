@@ -10,10 +10,13 @@ from pathlib import Path
 import optuna
 import pandas as pd
 import pytest
+from optuna.artifacts import FileSystemArtifactStore
+from optuna.trial import TrialState
 
 from search.cli import main
 from search.results.pareto import front_trials
-from space import Candidate, count_params
+from search.results.weights import load_trial_weights
+from space import Candidate, count_params, decode
 
 from .test_export import _standalone
 
@@ -65,3 +68,19 @@ def test_export_of_the_best_member_runs(published: Path, mnist_root: Path, tmp_p
                                "--data-dir", str(mnist_root)]}], cwd=run_dir)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == f"test accuracy: {best.user_attrs['test_acc']:.2f} %"
+
+
+def test_every_stored_weight_file_loads_into_the_net_its_draws_decode_to(published: Path) -> None:
+    # weights stored before separable convs existed: their keys (body.<i>.0.weight, ...) are
+    # still the keys of the nets the trials' draws decode to
+    study = _study(published)
+    store = FileSystemArtifactStore(str(published / NAME / "artifacts"))
+    budget = study.user_attrs["settings"]["budget"]
+    loaded = 0
+    for t in study.get_trials(states=(TrialState.COMPLETE,)):
+        stored = Candidate.from_dict(t.user_attrs["config"])
+        cand = decode(t.params, budget, stored.train.epochs) if t.params else stored
+        assert cand == stored and not any(c.sep for c in cand.net.convs)
+        load_trial_weights(t, cand, store)  # strict load into build(cand.net); one-line errors
+        loaded += 1
+    assert loaded > 10  # 19 completed trials in the committed study

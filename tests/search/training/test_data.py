@@ -147,3 +147,22 @@ def test_a_damaged_archive_is_named_with_what_is_wrong(tmp_path: Path, mnist_roo
     assert msg.startswith(f"MNIST file {labels} is damaged (corrupt gzip data; md5 ")
     assert msg.endswith(" is not torchvision's d53e105ee54ea40749a09fcbcd1e9432); delete it to "
                         "download it again, or copy a good one there")
+
+
+def test_zoom_enlarges_or_shrinks_the_digit_and_leaves_the_other_draws_alone(
+        images: torch.Tensor) -> None:
+    def run(x: torch.Tensor, **kw) -> torch.Tensor:
+        return augment(x, **kw, generator=torch.Generator().manual_seed(5))
+
+    black = normalize(torch.tensor([0], dtype=torch.uint8)).item()
+
+    def ink(x: torch.Tensor) -> torch.Tensor:  # pixels with ink, per image
+        return (x > black + 0.5).flatten(1).float().sum(1)
+
+    one = images[:1].repeat(200, 1, 1, 1)
+    inks = ink(run(one, rotate=0.0, translate=0.0, scale=0.3)) / ink(images[:1])
+    assert inks.min() < 0.85 and inks.max() > 1.15  # zoomed out and in: ink ~ factor squared
+    # zoom draws come after the rotation and shift draws: those stay what they were
+    rot = run(images, rotate=10.0, translate=0.05)
+    assert torch.equal(rot, run(images, rotate=10.0, translate=0.05, scale=0.0))
+    assert not torch.equal(rot, run(images, rotate=10.0, translate=0.05, scale=0.1))

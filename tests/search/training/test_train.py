@@ -148,3 +148,17 @@ def test_train_on_cuda(mnist_root: Path) -> None:
     h = train(tiny(), HP, gpu, epochs=1)
     assert len(h.epochs) == 1 and h.stopped is None
     assert math.isfinite(h.epochs[0].train_loss) and 0.0 <= h.final_val_acc <= 1.0
+
+
+def test_weight_averaging_keeps_and_validates_the_average(small: MnistData) -> None:
+    hp = replace(HP, epochs=1, ema_epochs=0.5)
+    plain = tiny()
+    h_plain = train(plain, replace(hp, ema_epochs=0.0), small)
+    averaged = tiny()
+    h = train(averaged, hp, small)
+    # the same steps (same seed, same draws); the kept weights are the average, not the last step
+    assert h.epochs[0].train_loss == h_plain.epochs[0].train_loss
+    assert any(not torch.equal(a, b) for a, b in zip(averaged.state_dict().values(),
+                                                     plain.state_dict().values(), strict=True))
+    acc, loss = evaluate(averaged, small.val)
+    assert (acc, loss) == pytest.approx((h.epochs[0].val_acc, h.epochs[0].val_loss))
