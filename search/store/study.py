@@ -32,6 +32,7 @@ from search.store.heartbeat import (
     heartbeat_kwargs,
     heartbeat_settings,
 )
+from search.store.immediate import begin_immediate
 from search.store.init_lock import folder_lock, pg_init_lock
 from search.store.samplers import make_sampler
 
@@ -125,7 +126,9 @@ def open_storage(url: str, *, heartbeat: bool = True) -> optuna.storages.BaseSto
         _make_folder(path.parent)
         try:  # a busy timeout lets concurrent workers on one file wait for the lock, not fail
             with folder_lock(path.parent):  # workers starting together: see search.store.init_lock
-                return _rdb(url, {"connect_args": {"timeout": 60}}, hb)
+                storage = _rdb(url, {"connect_args": {"timeout": 60}}, hb)
+            begin_immediate(storage.engine)  # atomic pops of queued trials across workers
+            return storage
         except Exception as e:  # not a database, a newer schema, ...: one line suffices
             raise UserError(f"cannot open study database {path}: {_first_line(e)}") from None
     if scheme in ("postgresql", "postgres"):
