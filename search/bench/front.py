@@ -111,14 +111,12 @@ def run_stats(trials: Sequence[FrozenTrial], curve: pd.DataFrame, plan: FrontPla
                               if done else math.nan)}
     starts = [t for t in done if is_start(t)]
     searched = [t for t in done if not is_start(t)]
-    for cap in (*SIZES, plan.budget):
-        name = f"{cap // 1000}k" if cap % 1000 == 0 else str(cap)
-        row[f"best<={name}"] = _best(done, cap)
-    for cap in (*SIZES, plan.budget):  # after the bests: the table reads best, then lift
-        name = f"{cap // 1000}k" if cap % 1000 == 0 else str(cap)
-        # search lift: what the searched trials add over the warm starts and references (pp);
-        # NaN where a run has no starts (arms b, c) or no searched trial under the cap
-        row[f"lift<={name}"] = _best(searched, cap) - _best(starts, cap) if starts else math.nan
+    caps = {f"{c // 1000}k" if c % 1000 == 0 else str(c): c for c in (*SIZES, plan.budget)}
+    row |= {f"best<={name}": _best(done, cap) for name, cap in caps.items()}
+    # search lift: what the searched trials add over the warm starts and references (pp); NaN
+    # where a run has no starts (arms b, c) or no searched trial under the cap
+    row |= {f"lift<={name}": _best(searched, cap) - _best(starts, cap) if starts else math.nan
+            for name, cap in caps.items()}
     return row
 
 

@@ -109,22 +109,30 @@ def _handler(signum: int, frame: FrameType | None) -> None:
 
 
 @contextlib.contextmanager
-def safe_interrupts() -> Iterator[None]:
-    """Within this block, Ctrl-C and SIGTERM wait until the main thread is somewhere safe (see
-    above). A signal the process ignores (e.g. SIGINT under nohup) stays ignored."""
+def _handling(handler: Callable[[int, FrameType | None], object]) -> Iterator[None]:
+    """Within this block `handler` takes SIGINT and SIGTERM (on the main thread; a signal the
+    process ignores, e.g. SIGINT under nohup, stays ignored); after it, the handlers before."""
     if not _main_thread():
         yield
         return
     previous = {sig: signal.getsignal(sig) for sig in _SIGNALS}
     for sig, old in previous.items():
         if old is not signal.SIG_IGN:
-            signal.signal(sig, _handler)
+            signal.signal(sig, handler)
     try:
         yield
     finally:
         for sig, old in previous.items():
             if old is not None:  # None: installed outside Python, cannot be put back
                 signal.signal(sig, old)
+
+
+@contextlib.contextmanager
+def safe_interrupts() -> Iterator[None]:
+    """Within this block, Ctrl-C and SIGTERM wait until the main thread is somewhere safe (see
+    above)."""
+    with _handling(_handler):
+        yield
 
 
 class Signals:
@@ -147,18 +155,6 @@ class Signals:
 
     @contextlib.contextmanager
     def caught(self) -> Iterator[Signals]:
-        """Within this block both signals are recorded (on the main thread; a signal the process
-        ignores stays ignored); outside it, the handlers before it."""
-        if not _main_thread():
+        """Within this block both signals are recorded (see :func:`_handling`)."""
+        with _handling(self._note):
             yield self
-            return
-        previous = {sig: signal.getsignal(sig) for sig in _SIGNALS}
-        for sig, old in previous.items():
-            if old is not signal.SIG_IGN:
-                signal.signal(sig, self._note)
-        try:
-            yield self
-        finally:
-            for sig, old in previous.items():
-                if old is not None:
-                    signal.signal(sig, old)

@@ -10,9 +10,8 @@ line per trial, which the parent relays with the worker's index, and their runni
 progress (search.loop.progress.Relay), which the parent draws as one line per worker under the
 study bar. Ctrl-C (or SIGTERM) in the parent is forwarded to the workers as SIGINT (each marks its
 running trial FAIL and exits) and the parent waits for them (a second signal: SIGTERM, then
-SIGKILL). Processes, not threads: each trial
-needs its own global RNG, autocast state and CUDA context, and the GIL would serialise the
-Python-side kernel launches that bound tiny nets.
+SIGKILL). Processes, not threads: each trial needs its own global RNG, autocast state and CUDA
+context, and the GIL would serialise the Python-side kernel launches that bound tiny nets.
 """
 
 from __future__ import annotations

@@ -214,17 +214,18 @@ def render(cand: Candidate, info: ScriptInfo) -> str:
     opt = "SGD" if cand.train.optimizer == "sgd" else "AdamW"
     make_scheduler, scheduler_step = _scheduler_code(cand)
     make_ema, ema_step, ema_end = _ema_code(cand)
+    augment = _augment_code(cand)
     return TEMPLATE.substitute(
         study=info.study, trial=info.trial, arch=describe(cand.net), params=f"{params:,}",
         val_acc=acc, stem=info.stem, optimizer=opt, schedule=cand.train.schedule,
         constants=_constants(cand, params, info.seed),
         init="\n".join(f"        {line}" for line in init),
         forward="\n".join(f"        {line}" for line in fwd),
-        augment=_augment_code(cand), make_optimizer=_optimizer_code(cand),
+        augment=augment, make_optimizer=_optimizer_code(cand),
         make_scheduler=make_scheduler, scheduler_step=scheduler_step,
         make_ema=make_ema, ema_step=ema_step, ema_end=ema_end,
         # transforms only where the recipe augments: the script imports nothing it does not use
-        torchvision="datasets, transforms" if "transforms." in _augment_code(cand) else "datasets",
+        torchvision="datasets, transforms" if "transforms." in augment else "datasets",
     )
 
 
