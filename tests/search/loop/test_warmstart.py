@@ -1,5 +1,6 @@
 """Warm starts: a new study's first trials are proven shapes re-widthed to sizes up to its
-budget (points of the space), then the reference nets within its budget."""
+budget (points of the space), then the reference nets within its budget; both are trained to
+the end, whatever the pruner says."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from optuna.trial import TrialState
 
 from search.cli import build_parser
 from search.config import SearchConfig
+from search.loop.objective import Objective
+from search.loop.pruner import ParetoPruner
 from search.loop.run import queue_references, queue_warm_starts, run_search
 from search.results.pareto import front_table
 from space import REFERENCES, Candidate, count_params, smallest_budget, warm_starts
@@ -119,3 +122,21 @@ def test_neither(tmp_path: Path, tiny_data) -> None:
     (t,) = study.get_trials()
     assert "reference" not in t.user_attrs and "warm_start" not in t.user_attrs and t.params
     assert not study.get_trials(states=(TrialState.WAITING,))
+
+
+class _CutsAll(ParetoPruner):
+    def check(self, study, trial_number, params, curve, total_epochs):
+        return "cut by the test"
+
+
+@pytest.mark.slow
+def test_warm_starts_and_references_are_never_pruned(tiny_data) -> None:
+    study = _memory_study()
+    (lab, p), *_ = warm_starts(7000, SearchConfig.warm_plan)
+    study.enqueue_trial(p, user_attrs={"warm_start": lab})
+    study.enqueue_trial({}, user_attrs={"reference": "ref6016"})
+    objective = Objective(budget=7000, epochs=1, seed=0, data=tiny_data, target=3,
+                          pruner=_CutsAll())
+    study.optimize(objective, n_trials=3)
+    states = [t.state for t in sorted(study.get_trials(), key=lambda t: t.number)]
+    assert states == [TrialState.COMPLETE, TrialState.COMPLETE, TrialState.PRUNED]
