@@ -44,10 +44,11 @@ class SearchConfig:
     # what a new study starts with
     warm_start: bool = True  # proven shapes re-widthed to sizes up to the budget (space.warmstart)
     # Which shapes, in this order, each from what size (params) up. Measured at 8 epochs with
-    # FAST_RECIPE on 50k images, one CPU thread (docs/benchmarks.md, "Strong starts"): onepool
-    # reached 96.6-99.1 % val at 0.9k-9.2k params, ref10224's shape is ~1.5x slower but was the best
-    # shape at 15 epochs and 19k params, and a second shape gives the sampler more to learn from;
-    # the other reference shapes were pruned at epoch 1 or beaten by onepool.
+    # FAST_RECIPE (then at batch 128) on 50k images, one CPU thread (docs/benchmarks.md, "Strong
+    # starts"): onepool reached 96.6-99.1 % val at 0.9k-9.2k params, ref10224's shape is ~1.5x
+    # slower but was the best shape at 15 epochs and 19k params, and a second shape gives the
+    # sampler more to learn from; the other reference shapes were pruned at epoch 1 or beaten by
+    # onepool.
     warm_plan: tuple[tuple[str, int], ...] = (("onepool", 0), ("ref10224", 3000))
     references: bool = True  # the exact hand-tuned reference nets that fit the budget
     # where
