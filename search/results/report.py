@@ -14,6 +14,7 @@ import optuna
 from optuna.trial import TrialState
 
 from search.atomic import atomic_write
+from search.results.against import against_markdown
 from search.results.pareto import front_trials
 from space import REFERENCES, REPORTED, count_params, describe
 
@@ -150,6 +151,7 @@ def report_markdown(study: optuna.Study) -> str:
         "",
     ]
     lines += _table([r for _, r in _rows(study, budget)])
+    lines += ["", *against_markdown(study)]
     return "\n".join(lines) + "\n"
 
 

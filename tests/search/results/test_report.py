@@ -24,7 +24,9 @@ def _load(study_dir: Path, name: str) -> optuna.Study:
 
 
 def _table(md: str) -> list[str]:
-    return [ln for ln in md.splitlines() if ln.startswith("|")]
+    """The front's table (the first one; the references' verdicts follow it)."""
+    front = md.split("## Against the references")[0]
+    return [ln for ln in front.splitlines() if ln.startswith("|")]
 
 
 def _cells(line: str) -> list[str]:
