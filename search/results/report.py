@@ -14,7 +14,7 @@ import optuna
 from optuna.trial import TrialState
 
 from search.atomic import atomic_write
-from search.results.against import against_markdown
+from search.results.against import against_references
 from search.results.pareto import front_trials
 from space import REFERENCES, REPORTED, count_params, describe
 
@@ -82,12 +82,44 @@ def _rows(study: optuna.Study, budget: int | None) -> list[tuple[int, list[str]]
     return sorted(rows, key=lambda r: r[0])
 
 
-def _table(rows: list[list[str]]) -> list[str]:
-    right = {1, 2, 3, 5}  # numeric columns
-    lines = ["| " + " | ".join(HEADER) + " |",
-             "|" + "|".join("---:" if i in right else "---" for i in range(len(HEADER))) + "|"]
+def _table(rows: list[list[str]], header: tuple[str, ...] = HEADER,
+           right: tuple[int, ...] = (1, 2, 3, 5)) -> list[str]:
+    """A markdown table; `right`: the numeric columns."""
+    lines = ["| " + " | ".join(header) + " |",
+             "|" + "|".join("---:" if i in right else "---" for i in range(len(header))) + "|"]
     lines += ["| " + " | ".join(_cell(c) for c in r) + " |" for r in rows]
     return lines
+
+
+AGAINST_HEADER = ("reference", "params", "published test %", "in this study: val %, test %",
+                  "found", "found: val %", "found: test once %", "found: test mean ± sd %",
+                  "dominates")
+
+
+def _against() -> str:
+    return ("## Against the references\n\nFound: the study's own best net (references left out) "
+            "at or under the reference's size, chosen on validation. It dominates when its "
+            "retrained test mean reaches the published figure; 'not decided' until it is "
+            "retrained (`pareto --evaluate --trials N`).\n")
+
+
+def _against_rows(study: optuna.Study) -> list[list[str]]:
+    rows = []
+    for v in against_references(study):
+        r, f = v.in_study, v.found
+        a = f.user_attrs if f else {}
+        d = v.dominates
+        verdict = ("not decided" if d is None else "**yes**" if d else
+                   "no" if a.get("test_mean") is None else
+                   f"no ({a['test_mean'] - v.reported:+.2f} pp)")
+        rows.append([
+            v.reference, f"{v.params:,}", f"{v.reported:.2f}",
+            NA if r is None else f"trial {r.number}: {_fmt(r.values[0])}, "
+                                 f"{_fmt(r.user_attrs.get('test_acc'))}",
+            NA if f is None else f"trial {f.number}, {int(f.values[1]):,} params",
+            NA if f is None else _fmt(f.values[0]), _fmt(a.get("test_acc")), _mean_sd(a), verdict,
+        ])
+    return rows
 
 
 def report_markdown(study: optuna.Study) -> str:
@@ -151,7 +183,7 @@ def report_markdown(study: optuna.Study) -> str:
         "",
     ]
     lines += _table([r for _, r in _rows(study, budget)])
-    lines += ["", *against_markdown(study)]
+    lines += ["", _against(), *_table(_against_rows(study), AGAINST_HEADER, (1, 2, 5, 6, 7))]
     return "\n".join(lines) + "\n"
 
 
