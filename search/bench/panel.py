@@ -50,6 +50,7 @@ SPEEDS: dict[str, Speed] = {
     "pages": replace(Speed.plain(), keep_pages=True),  # one switch at a time, from plain
     "foreach": replace(Speed.plain(), foreach=True),
     "compile": replace(DEFAULT_SPEED, compile=True),
+    "graphs": replace(DEFAULT_SPEED, compile=True, compile_mode="reduce-overhead"),  # CUDA graphs
     "nchw": replace(DEFAULT_SPEED, channels_last=False),
     "eval1024": replace(DEFAULT_SPEED, eval_batch=1024),
 }

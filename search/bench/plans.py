@@ -40,7 +40,9 @@ PLANS = {  # (device type, --quick) -> plan
     ("cpu", False): Plan(steps=20, reps=3, warmup=3, trials=8, epochs=2, subset=5000, val=2000,
                          jobs=2),
     ("cpu", True): Plan(steps=3, reps=2, warmup=1, trials=2, epochs=1, subset=256, val=256, jobs=2),
-    ("cuda", False): Plan(steps=80, reps=5, warmup=20, trials=32, epochs=3, subset=10_000,
+    # 32 trials x 3 epochs took over 170 s with one worker on an H200: half that, so that the
+    # rows for 1, 4, 8 and 16 workers fit in a few minutes of a leased GPU
+    ("cuda", False): Plan(steps=80, reps=5, warmup=20, trials=16, epochs=2, subset=10_000,
                           val=10_000, jobs=8),
     ("cuda", True): Plan(steps=10, reps=2, warmup=3, trials=8, epochs=1, subset=2048, val=1000,
                          jobs=8),
@@ -94,4 +96,4 @@ PANEL_PLANS = {
                         nets=("narrow28@4.0k", "onepool@5.0k", "ref10224")),
 }
 # the trainer's Speed variants `bench speed --speeds` compares (search.bench.panel.SPEEDS)
-SPEED_NAMES = ("default", "plain", "pages", "foreach", "compile", "nchw", "eval1024")
+SPEED_NAMES = ("default", "plain", "pages", "foreach", "compile", "graphs", "nchw", "eval1024")

@@ -177,10 +177,12 @@ def search_row(root: Path, device: torch.device, plan: Plan, jobs: int, storage:
     }
 
 
-def search_table(root: Path, device: torch.device, plan: Plan, storage: str) -> pd.DataFrame:
+def search_table(root: Path, device: torch.device, plan: Plan, storage: str,
+                 jobs: Sequence[int] = ()) -> pd.DataFrame:
+    """One row per worker count: 1, then ``jobs`` (default ``plan.jobs``), each a fresh study."""
     with tempfile.TemporaryDirectory(prefix="nas-mnist-bench-") as tmp:
         rows = [search_row(root, device, plan, j, storage, Path(tmp))
-                for j in sorted({1, plan.jobs})]
+                for j in sorted({1, *(jobs or [plan.jobs])})]
     df = pd.DataFrame(rows)
     df.insert(6, "speed-up", (df["cand-epochs/h"] / df["cand-epochs/h"].iloc[0]).round(1))
     return df
@@ -204,13 +206,13 @@ def describe_device(device: torch.device) -> str:
 
 
 def run_bench(device: str = "auto", *, quick: bool = False, data_dir: str | None = None,
-              jobs: int | None = None, threads: Sequence[int] | None = None,
+              jobs: Sequence[int] | None = None, threads: Sequence[int] | None = None,
               storage: str = "sqlite", sections: Sequence[str] = ("train", "search"),
               compile: bool = False) -> BenchResult:
     dev = resolve_device(device)
     plan = PLANS[(dev.type, quick)]
-    if jobs is not None:
-        plan = replace(plan, jobs=jobs)
+    if jobs:
+        plan = replace(plan, jobs=max(jobs))
     root = Path(data_dir if data_dir is not None else DEFAULT_ROOT).expanduser()
     data = load_mnist(root, device=dev)  # a one-line error now if missing; unpacks it once
     threads = list(threads or [torch.get_num_threads()])
@@ -221,7 +223,7 @@ def run_bench(device: str = "auto", *, quick: bool = False, data_dir: str | None
         tt = train_table(root, data, plan, threads, compile) if "train" in sections else None
     finally:
         torch.set_num_threads(prev)
-    st = search_table(root, dev, plan, storage) if "search" in sections else None
+    st = search_table(root, dev, plan, storage, jobs or ()) if "search" in sections else None
     return BenchResult(header, tt, st, _goals(dev, tt, st))
 
 
@@ -235,10 +237,10 @@ def _goals(dev: torch.device, tt: pd.DataFrame | None, st: pd.DataFrame | None) 
                        f"{r['speed-up']}x (goal >= {goal}x on {dev.type}): {ok}")
     if st is not None and dev.type == "cuda":
         n, goal = CONCURRENCY_GOAL
-        r = st.iloc[-1]
-        ok = "met" if r["concurrent"] >= n and r["speed-up"] >= goal else "NOT met"
-        out.append(f"{r['concurrent']} concurrent trials: {r['speed-up']}x aggregate "
-                   f"(goal >= {n} at >= {goal}x on one GPU): {ok}")
+        for _, r in st[st["concurrent"] > 1].iterrows():
+            ok = "met" if r["concurrent"] >= n and r["speed-up"] >= goal else "NOT met"
+            out.append(f"{r['concurrent']} concurrent trials: {r['speed-up']}x aggregate "
+                       f"(goal >= {n} at >= {goal}x on one GPU): {ok}")
     return out
 
 

@@ -99,8 +99,8 @@ def _speed(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--out", type=Path, help="also write panel.csv (every measurement) and "
                    "panel.txt (the table) there")
     o = p.add_argument_group("--only train / search")
-    o.add_argument("--jobs", type=positive_int, help="concurrent trials compared with 1 "
-                   f"(default {cpu.jobs} on CPU, {cuda.jobs} on CUDA)")
+    o.add_argument("--jobs", type=_whole_numbers, help="comma-separated counts of concurrent "
+                   f"trials compared with 1 (default {cpu.jobs} on CPU, {cuda.jobs} on CUDA)")
     o.add_argument("--threads", type=_whole_numbers,
                    help="comma-separated torch CPU thread counts to measure the "
                    "training loops at, e.g. 1,2 (default: torch's current setting)")

@@ -55,7 +55,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--jobs", type=positive_int,
                    help="trials run at once, each in its own worker process sharing the study "
                    "(default: one per CPU core, one thread each, when training on the CPU; "
-                   "1 on a GPU; one per --devices entry)")
+                   "8 per GPU, at most one per CPU core)")
     p.add_argument("--devices", help="comma-separated devices to spread the --jobs workers over "
                    "round-robin, e.g. cuda:0,cuda:1 (instead of --device)")
     add_evaluate_args(p)  # scoring on the test set runs only after the search loop has returned
@@ -88,7 +88,7 @@ def _search(a: SearchConfig, args: argparse.Namespace) -> optuna.Study:
     if args.devices and args.device != SearchConfig.device:
         raise UserError("use --device or --devices, not both")
     devices = parse_devices(args.devices) if args.devices else None
-    jobs = args.jobs or (len(devices) if devices else default_jobs(a.device))
+    jobs = args.jobs or default_jobs(devices or a.device)
     if jobs == 1 and devices is None:
         return run_search(a)
     return run_jobs(a, jobs, devices).study

@@ -47,8 +47,8 @@ from search.store.faults import WriteFault
 from search.store.study import StudyPaths, n_finished
 from search.training.device import cpu_cores, resolve_device
 
-__all__ = ["JobsRun", "WorkerError", "WorkerStats", "default_jobs", "parse_devices",
-           "run_jobs"]
+__all__ = ["GPU_WORKERS", "JobsRun", "WorkerError", "WorkerStats", "default_jobs",
+           "parse_devices", "run_jobs"]
 
 POLL_S = 1.0  # seconds between the parent's looks at the storage (study bar), at most
 TICK_S = 0.05  # seconds between the parent's looks at its workers and at signals
@@ -87,17 +87,28 @@ def parse_devices(spec: str) -> list[str]:
     return [str(resolve_device(n)) for n in names]
 
 
-def default_jobs(device: str) -> int:
+# Workers per GPU when --jobs is not given. One worker leaves a GPU mostly idle on these nets (its
+# Python-side kernel launches bound it); on an H200 eight concurrent trials each kept 0.55-0.8x of
+# a lone trial's epoch rate (docs/benchmarks.md, "bench speed on a GPU"). Each needs a CPU core.
+GPU_WORKERS = 8
+
+
+def default_jobs(device: str | Sequence[str]) -> int:
     """Workers when --jobs is not given: $NAS_MNIST_JOBS if set (the test suite sets 1), else one
-    per core (one thread each) on CPU and one on a GPU. On CPU one worker per core beat one worker
-    on every core (docs/benchmarks.md, "Every core busy"): two threads train a tiny net barely
-    faster."""
+    per core (one thread each) on CPU, and on GPUs up to GPU_WORKERS each, no more than the cores
+    allow. On CPU one worker per core beat one worker on every core (docs/benchmarks.md, "Every
+    core busy"): two threads train a tiny net barely faster. ``device`` is --device or the
+    --devices list; a list that is not all GPUs gets one worker per entry."""
     env = os.environ.get("NAS_MNIST_JOBS", "")
     if env:
         if not env.isdigit() or int(env) < 1:
             raise UserError(f"NAS_MNIST_JOBS must be a whole number >= 1, got {env!r}")
         return int(env)
-    return cpu_cores() if resolve_device(device).type == "cpu" else 1
+    devs = [device] if isinstance(device, str) else list(device)
+    kinds = {resolve_device(d).type for d in devs}
+    if kinds != {"cuda"}:
+        return cpu_cores() if len(devs) == 1 and kinds == {"cpu"} else len(devs)
+    return len(devs) * max(1, min(GPU_WORKERS, cpu_cores() // len(devs)))
 
 
 def run_jobs(

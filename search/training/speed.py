@@ -22,6 +22,9 @@ __all__ = ["DEFAULT_SPEED", "Speed", "keep_freed_pages"]
 class Speed:
     channels_last: bool | None = None  # NHWC; None: on CUDA, and on the CPU at one thread
     compile: bool = False  # torch.compile the training step (compile time is paid per trial)
+    # torch.compile's mode; "reduce-overhead" replays the step's kernels as CUDA graphs (CUDA only:
+    # launch-bound tiny nets), on the CPU it compiles as "default"
+    compile_mode: str = "default"
     eval_batch: int = 4096  # images per validation forward pass
     keep_pages: bool = True  # CPU: glibc keeps freed memory instead of unmapping it (see below)
     foreach: bool = False  # one multi-tensor optimizer update per step (measured: no gain on CPU)
@@ -41,10 +44,13 @@ class Speed:
 
 
 def _from_env() -> Speed:
-    """NAS_MNIST_SPEED=plain turns the switches off, NAS_MNIST_COMPILE=1 turns torch.compile on;
-    environment variables, so that --jobs workers and pareto's retrains inherit them."""
+    """NAS_MNIST_SPEED=plain turns the switches off, NAS_MNIST_COMPILE=1 turns torch.compile on
+    (=graphs: in its CUDA-graph mode); environment variables, so that --jobs workers and pareto's
+    retrains inherit them."""
     base = Speed.plain() if os.environ.get("NAS_MNIST_SPEED", "") == "plain" else Speed()
-    return replace(base, compile=os.environ.get("NAS_MNIST_COMPILE", "") == "1")
+    mode = os.environ.get("NAS_MNIST_COMPILE", "")
+    return replace(base, compile=mode in ("1", "graphs"),
+                   compile_mode="reduce-overhead" if mode == "graphs" else "default")
 
 
 DEFAULT_SPEED = _from_env()

@@ -84,13 +84,19 @@ def _fast(device: torch.device, speed: Speed) -> tuple[bool, bool]:
     return device.type == "cuda" and USE_BF16, speed.nhwc(device)
 
 
-def _compiled(model: nn.Module, speed: Speed) -> nn.Module:
+def _graphs(device: torch.device, speed: Speed) -> bool:
+    """Whether the compiled step replays CUDA graphs (torch.compile's "reduce-overhead")."""
+    return speed.compile and speed.compile_mode == "reduce-overhead" and device.type == "cuda"
+
+
+def _compiled(model: nn.Module, speed: Speed, device: torch.device) -> nn.Module:
     """``model`` behind torch.compile when ``speed.compile``, else ``model`` itself."""
     if not speed.compile:
         return model
     # Each trial is a new net: graphs of earlier ones would only count towards the recompile limit.
     torch._dynamo.reset()
-    return torch.compile(model, dynamic=False)
+    mode = "reduce-overhead" if _graphs(device, speed) else "default"
+    return torch.compile(model, dynamic=False, mode=mode)
 
 
 def _autocast(bf16: bool) -> contextlib.AbstractContextManager:
@@ -209,7 +215,8 @@ def train(
     if cl:
         model.to(memory_format=torch.channels_last)
     opt = _optimizer(model, hp, device, speed)
-    fast = _compiled(model, speed)  # shares model's parameters
+    fast = _compiled(model, speed, device)  # shares model's parameters
+    graphs = _graphs(device, speed)
     steps_per_epoch = math.ceil(len(data.train) / hp.batch_size)
     sched = _scheduler(opt, hp, n_epochs * steps_per_epoch)
     ema = _ema(model, hp, steps_per_epoch)
@@ -229,6 +236,8 @@ def train(
                 x = x.contiguous(memory_format=torch.channels_last)
             # a last, smaller batch runs eagerly: compiling a second shape costs more than it saves
             net = fast if xb.shape[0] == hp.batch_size else model
+            if graphs and net is fast:  # a new step: the last one's graph outputs may be reused
+                torch.compiler.cudagraph_mark_step_begin()
             with _autocast(bf16):
                 try:
                     logits = net(x)

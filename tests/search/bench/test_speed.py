@@ -97,3 +97,20 @@ def test_trainer_rates_on_cuda(mnist_root: Path) -> None:
     for compile in (False, True):
         rates, first = trainer_rates(bench_nets()["ref10224"], gpu, plan, compile=compile)
         assert len(rates) == 2 and min(rates) > 0 and first > 0
+
+
+def test_search_rows_for_every_worker_count(monkeypatch: pytest.MonkeyPatch) -> None:
+    from search.bench import speed
+
+    def row(root, device, plan, jobs, storage, workdir) -> dict[str, object]:
+        return {"concurrent": jobs, "trials": 4, "cand-epochs": 8, "wall s": 1.0,
+                "trials/h": 10 * jobs, "cand-epochs/h": 20 * jobs, "peak host MB/trial": 1}
+
+    monkeypatch.setattr(speed, "search_row", row)
+    plan = PLANS[("cuda", False)]
+    df = speed.search_table(Path("."), torch.device("cpu"), plan, "sqlite", [8, 4, 8])
+    assert list(df["concurrent"]) == [1, 4, 8] and list(df["speed-up"]) == [1.0, 4.0, 8.0]
+    assert list(speed.search_table(Path("."), torch.device("cpu"), plan, "sqlite")
+                ["concurrent"]) == [1, plan.jobs]  # no list: the plan's count
+    goals = speed._goals(torch.device("cuda"), None, df)
+    assert [g.split(":")[-1].strip() for g in goals] == ["NOT met", "met"]  # 4 < 8 workers

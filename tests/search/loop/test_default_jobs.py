@@ -1,4 +1,4 @@
-"""search without --jobs: one worker per core on CPU (one thread each), one on a GPU."""
+"""search without --jobs: one worker per core on CPU (one thread each), up to 8 per GPU."""
 
 from __future__ import annotations
 
@@ -14,11 +14,28 @@ def test_one_worker_per_core_on_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
     assert jobs.default_jobs("cpu") == 6
 
 
-def test_one_worker_on_a_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def gpus(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every cuda[:N] name resolves (no GPU needed); cpu stays the CPU."""
+    import torch
+
     monkeypatch.delenv("NAS_MNIST_JOBS", raising=False)
-    monkeypatch.setattr(jobs, "resolve_device", lambda name: __import__("torch").device("cuda"))
-    monkeypatch.setattr(jobs, "cpu_cores", lambda: 6)
-    assert jobs.default_jobs("cuda") == 1
+    monkeypatch.setattr(jobs, "resolve_device", lambda name: torch.device(name))
+
+
+@pytest.mark.parametrize(("cores", "devices", "want"), [
+    (16, "cuda", jobs.GPU_WORKERS),  # several trials share a GPU
+    (6, "cuda", 6),  # each worker needs a core
+    (1, "cuda", 1),
+    (16, ["cuda:0", "cuda:1"], 2 * jobs.GPU_WORKERS),
+    (6, ["cuda:0", "cuda:1"], 6),  # 3 per GPU
+    (1, ["cuda:0", "cuda:1"], 2),  # at least one per GPU
+    (16, ["cpu", "cuda:0"], 2),  # not all GPUs: one per entry
+])
+def test_workers_on_gpus(gpus: None, monkeypatch: pytest.MonkeyPatch, cores: int,
+                         devices: str | list[str], want: int) -> None:
+    monkeypatch.setattr(jobs, "cpu_cores", lambda: cores)
+    assert jobs.default_jobs(devices) == want
 
 
 def test_environment_sets_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
