@@ -88,6 +88,22 @@ def test_keep_freed_pages_stops_the_page_faults() -> None:
     assert default > 1_000 and keep < default / 10, (default, keep)
 
 
+def test_graphs_only_on_cuda(monkeypatch: pytest.MonkeyPatch) -> None:
+    """CUDA graphs are torch.compile's reduce-overhead mode on CUDA; the CPU compiles plainly."""
+    from search.training import train as t
+
+    seen: list[str] = []
+    monkeypatch.setattr(torch, "compile", lambda model, **kw: seen.append(kw["mode"]) or model)
+    graphs = Speed(compile=True, compile_mode="reduce-overhead")
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    for dev in (cpu, cuda):
+        t._compiled(_net(), graphs, dev)
+    t._compiled(_net(), Speed(compile=True), cuda)
+    assert seen == ["default", "reduce-overhead", "default"]
+    assert t._graphs(cuda, graphs) and not t._graphs(cpu, graphs)
+    assert t._compiled(m := _net(), Speed(), cuda) is m  # compile off: the model itself
+
+
 def test_compile_failure_falls_back_to_eager(small: MnistData,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     class Broken(nn.Module):
@@ -102,7 +118,7 @@ def test_compile_failure_falls_back_to_eager(small: MnistData,
 
 def test_environment_switches() -> None:
     code = ("from search.training.speed import DEFAULT_SPEED as s; "
-            "print(s.keep_pages, s.foreach, s.compile)")
+            "print(s.keep_pages, s.foreach, s.compile, s.compile_mode)")
 
     def speed(**env: str) -> str:
         import os
@@ -111,6 +127,8 @@ def test_environment_switches() -> None:
         return subprocess.run([sys.executable, "-c", code], env=e, check=True,
                               capture_output=True, text=True).stdout.split()
 
-    assert speed() == ["True", "False", "False"]
-    assert speed(NAS_MNIST_SPEED="plain") == ["False", "False", "False"]
-    assert speed(NAS_MNIST_SPEED="plain", NAS_MNIST_COMPILE="1") == ["False", "False", "True"]
+    assert speed() == ["True", "False", "False", "default"]
+    assert speed(NAS_MNIST_SPEED="plain") == ["False", "False", "False", "default"]
+    assert speed(NAS_MNIST_SPEED="plain", NAS_MNIST_COMPILE="1") == ["False", "False", "True",
+                                                                     "default"]
+    assert speed(NAS_MNIST_COMPILE="graphs") == ["True", "False", "True", "reduce-overhead"]
