@@ -23,7 +23,7 @@ from .test_export import _standalone
 
 ROOT = Path(__file__).resolve().parents[3] / "studies" / "results"
 NAME = "full-b20000"  # README's results; from before separable convs
-LATER = "full2-b20000"  # the second full-scale run (searched; not evaluated yet)
+LATER = "full2-b20000"  # the second full-scale run (README's run 2)
 
 
 def _copy(name: str, tmp_path: Path) -> Path:
