@@ -97,8 +97,10 @@ def test_quick_panel_in_process(mnist_root: Path, tmp_path: Path,
     for speed, net, params, kmac, batch, img_s, _spread, gflops, *_ in rows:
         assert speed == "default" and int(params) == count_params(load_panel([net])[net])
         assert int(batch) in plan.batches and int(img_s) > 0
-        # training FLOPs: 6 per forward MAC per image
-        assert float(gflops) == pytest.approx(6 * int(kmac) * 1e3 * int(img_s) / 1e9, rel=0.02)
+        # training FLOPs: 6 per forward MAC per image; the table prints GFLOP/s to 0.1, which on a
+        # slow box (under 1 GFLOP/s) is more than the 2 % the rounded kMAC and img/s allow
+        assert float(gflops) == pytest.approx(6 * int(kmac) * 1e3 * int(img_s) / 1e9, rel=0.02,
+                                              abs=0.051)
     assert len(pd.read_csv(tmp_path / "panel.csv")) == len(rows)
     assert (tmp_path / "panel.txt").read_text().startswith("nas-mnist bench speed on cpu")
 
