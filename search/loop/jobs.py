@@ -88,8 +88,8 @@ def parse_devices(spec: str) -> list[str]:
 
 
 # Workers per GPU when --jobs is not given. One worker leaves a GPU mostly idle on these nets (its
-# Python-side kernel launches bound it); on an H200 eight concurrent trials each kept 0.55-0.8x of
-# a lone trial's epoch rate (docs/benchmarks.md, "bench speed on a GPU"). Each needs a CPU core.
+# Python-side kernel launches bound it); on an H200 eight concurrent trials each kept 0.55-0.85x
+# of a lone trial's epoch rate (docs/benchmarks.md, "On a GPU"). Each needs a CPU core.
 GPU_WORKERS = 8
 
 
