@@ -46,8 +46,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-warm-start", dest="warm_start", action="store_false",
                    help="do not start a new study with the proven shapes re-widthed to sizes up "
                    "to the budget")
-    p.add_argument("--no-references", dest="references", action="store_false",
-                   help="do not start a new study with the exact reference networks that fit")
+    p.add_argument("--references", action=argparse.BooleanOptionalAction, default=d.references,
+                   help="start a new study with the exact reference networks that fit, each "
+                   "with its own recipe, never pruned (default: no; they are the yardstick)")
     p.add_argument("--sampler", choices=SAMPLERS, default=d.sampler,
                    help=f"how trials are drawn (default {d.sampler}; random: plain random search)")
     p.add_argument("--no-prune", dest="prune", action="store_false", help="train every trial fully")

@@ -207,7 +207,9 @@ def test_against_flags_are_ones_todays_search_parses(tmp_path: Path) -> None:
         "b-s2", tmp_path.resolve(), a.val_size, a.train_subset, "cpu", True)
     assert ns.data_dir == str((tmp_path / "mnist").resolve())
     # the other revision keeps its own sampler, pruner and warm starts
-    assert (ns.sampler, ns.prune, ns.warm_start, ns.references) == ("tpe", True, True, True)
+    d = SearchConfig()
+    assert (ns.sampler, ns.prune, ns.warm_start, ns.references) == (
+        d.sampler, d.prune, d.warm_start, d.references)
 
 
 def test_against_an_unknown_revision_is_one_line(tmp_path: Path,

@@ -99,13 +99,16 @@ def test_new_study_starts_with_warm_starts_and_labels_them(tmp_path: Path, tiny_
     assert "reference" not in t.user_attrs and "warm_start" not in t.user_attrs and t.params
 
 
-def test_no_warm_start_and_no_references_are_separate_flags() -> None:
-    parse = build_parser().parse_args
-    assert (parse(["search"]).warm_start, parse(["search"]).references) == (True, True)
-    assert (parse(["search", "--no-warm-start"]).warm_start,
-            parse(["search", "--no-warm-start"]).references) == (False, True)
-    assert (parse(["search", "--no-references"]).warm_start,
-            parse(["search", "--no-references"]).references) == (True, False)
+def test_warm_start_and_references_are_separate_flags() -> None:
+    def flags(*argv: str) -> tuple[bool, bool]:
+        ns = build_parser().parse_args(["search", *argv])
+        return ns.warm_start, ns.references
+
+    assert flags() == (True, False)  # the references are the yardstick, not candidates
+    assert flags("--no-warm-start") == (False, False)
+    assert flags("--references") == (True, True)
+    assert flags("--no-warm-start", "--references") == (False, True)
+    assert flags("--references", "--no-references") == (True, False)
 
 
 @pytest.mark.slow
