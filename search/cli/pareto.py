@@ -43,6 +43,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", help="auto, cpu, cuda or cuda:N (default auto)")
     p.add_argument("--train-subset", type=positive_int,
                    help="reseeded runs train on N of the 60k images only (quick runs, tests)")
+    p.add_argument("--jobs", type=positive_int,
+                   help="retrainings at once, each in its own worker process (default, as "
+                   "search: one per CPU core, one thread each, on the CPU; 8 per GPU)")
     p.add_argument("--trials", type=trial_list, metavar="N,M,...",
                    help="score these completed trials instead of the whole front (e.g. the "
                    "members that decide a comparison, or a reference that ran in the study)")
@@ -54,7 +57,7 @@ def _run(args: argparse.Namespace) -> int:
         given = [f for f, v in (("--reseed", args.reseed), ("--epochs", args.epochs),
                                 ("--data-dir", args.data_dir), ("--device", args.device),
                                 ("--train-subset", args.train_subset),
-                                ("--trials", args.trials)) if v is not None]
+                                ("--trials", args.trials), ("--jobs", args.jobs)) if v is not None]
         if given:
             raise UserError(f"{given[0]} is used only with --evaluate")
     from search.results.outputs import evaluate_and_write, write_outputs
@@ -67,10 +70,13 @@ def _run(args: argparse.Namespace) -> int:
             from search.training.device import resolve_device
 
             resolve_device(args.device)
+        from search.loop.jobs import default_jobs
+
         study, df = evaluate_and_write(
             study, paths, data_root=args.data_dir, device=args.device or "auto",
             reseed=DEFAULT_RESEED if args.reseed is None else args.reseed, epochs=args.epochs,
             train_subset=args.train_subset, trials=args.trials,
+            jobs=args.jobs or default_jobs(args.device or "auto"),
         )
     else:
         df = write_outputs(study, paths)

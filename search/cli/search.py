@@ -56,7 +56,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--jobs", type=positive_int,
                    help="trials run at once, each in its own worker process sharing the study "
                    "(default: one per CPU core, one thread each, when training on the CPU; "
-                   "8 per GPU, at most one per CPU core)")
+                   "8 per GPU, at most one per CPU core); with --evaluate, also its retrainings "
+                   "at once")
     p.add_argument("--devices", help="comma-separated devices to spread the --jobs workers over "
                    "round-robin, e.g. cuda:0,cuda:1 (instead of --device)")
     add_evaluate_args(p)  # scoring on the test set runs only after the search loop has returned
@@ -73,9 +74,12 @@ def _run(args: argparse.Namespace) -> int:
     study = _search(a, args)
     if args.evaluate:
         paths = StudyPaths(a.study_root)
+        from search.loop.jobs import default_jobs
+
         _, df = evaluate_and_write(study, paths, data_root=a.data_dir, device=a.device,
                                    reseed=DEFAULT_RESEED if args.reseed is None else args.reseed,
-                                   train_subset=a.train_subset)
+                                   train_subset=a.train_subset,
+                                   jobs=args.jobs or default_jobs(a.device))
         print(f"test-set evaluation of {len(df)} front trials -> {paths.pareto_csv}, "
               f"{paths.pareto_png.name}, {paths.report_md.name}")
     return 0

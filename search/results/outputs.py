@@ -42,7 +42,7 @@ def write_outputs(study: optuna.Study, paths: StudyPaths) -> pd.DataFrame:
 def evaluate_and_write(
     study: optuna.Study, paths: StudyPaths, *, data_root: str | None, device: str,
     reseed: int, epochs: int | None = None, train_subset: int | None = None,
-    trials: list[int] | None = None,
+    trials: list[int] | None = None, jobs: int = 1,
 ) -> tuple[optuna.Study, pd.DataFrame]:
     """The evaluation step of `pareto --evaluate` and `search --evaluate`, then the outputs."""
     from search.results.evaluate import evaluate_front
@@ -51,6 +51,6 @@ def evaluate_and_write(
     set_cpu_threads()
     study = evaluate_front(
         study, paths, data_root=data_root, device=device,
-        reseed=reseed, epochs=epochs, train_subset=train_subset, trials=trials,
+        reseed=reseed, epochs=epochs, train_subset=train_subset, trials=trials, jobs=jobs,
     )
     return study, write_outputs(study, paths)

@@ -19,6 +19,7 @@ from search.training import data
 from search.training.data import Split
 from search.training.train import evaluate
 from space import Candidate, Conv, Head, NetConfig, TrainConfig
+from space.params import ConfigError
 
 SMALL = Candidate(  # learns something in one epoch on a few hundred images
     NetConfig(convs=(Conv(out=6, pool=True), Conv(out=12)), head=Head(kind="gap_linear")),
@@ -133,12 +134,25 @@ def test_pareto_evaluate(
     md = paths.report_md.read_text()
     assert "not evaluated yet" not in md and "seeds 1000, 1001 on 300 training images" in md
 
-    # same seeds, same data, CPU: the second evaluation reproduces every number
-    assert _evaluate(study_dir, name, mnist_root) == 0
-    again = _load(study_dir, name)
-    assert [t.number for t in front_trials(again)] == front
-    for t in front_trials(again):
-        assert {k: v for k, v in t.user_attrs.items() if k.startswith("test_")} == first[t.number]
+    # same seeds, same data, CPU, one thread per run: the second evaluation reproduces every
+    # number, whether its retrainings run here or in two worker processes
+    for jobs in ("1", "2"):
+        assert _evaluate(study_dir, name, mnist_root, "--jobs", jobs) == 0
+        again = _load(study_dir, name)
+        assert [t.number for t in front_trials(again)] == front
+        for t in front_trials(again):
+            got = {k: v for k, v in t.user_attrs.items() if k.startswith("test_")}
+            assert got == first[t.number], f"--jobs {jobs}"
+    assert data.TEST_LOADS == loads + 3  # the workers were given the test set, not reading it
+
+
+def test_a_failing_retraining_stops_the_pool(tiny_data) -> None:
+    from search.results.retrains import Task, run_retrains
+
+    good = Task(0, SMALL.to_dict(), 1)
+    bad = Task(1, {**SMALL.to_dict(), "net": {"convs": "not a list"}}, 1)
+    with pytest.raises(ConfigError, match="not a nas-mnist config"):  # the worker's own error
+        list(run_retrains([good, bad], jobs=2, epochs=1, data=tiny_data, test=tiny_data.val))
 
 
 def test_pareto_evaluate_options_need_evaluate(finished_study, capsys) -> None:
