@@ -89,7 +89,7 @@ class Done:
 def _score(task: Task, data: MnistData, test: Split, epochs: int | None) -> Done:
     r = retrain(Candidate.from_dict(task.config), data, seed=task.seed, test=test, epochs=epochs)
     assert r.test_acc is not None
-    return Done(task, r.test_acc, r.history.stopped)
+    return Done(task, r.test_acc, bool(r.history.stopped))
 
 
 _WORKER: dict[str, Any] = {}  # a worker process's data, set once by _init

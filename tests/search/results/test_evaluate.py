@@ -228,3 +228,19 @@ def test_chosen_trials_are_completed_ones_in_order() -> None:
     assert [t.number for t in chosen_trials(study, [2, 0, 2])] == [2, 0]
     with pytest.raises(UserError, match=r"trial 1 of study .* is pruned"):
         chosen_trials(study, [0, 1])
+
+
+@pytest.mark.gpu
+@pytest.mark.slow
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_retrains_in_workers_on_the_gpu(tiny_data) -> None:
+    from search.results.retrains import Task, run_retrains
+    from search.training.data import MnistData
+
+    dev = torch.device("cuda")
+    on_gpu = MnistData(Split(tiny_data.train.x.to(dev), tiny_data.train.y.to(dev)),
+                       Split(tiny_data.val.x.to(dev), tiny_data.val.y.to(dev)), dev)
+    tasks = [Task(k, SMALL.to_dict(), 1000 + k) for k in range(3)]
+    done = list(run_retrains(tasks, jobs=3, epochs=1, data=on_gpu, test=on_gpu.val))
+    assert sorted(d.task.key for d in done) == [0, 1, 2]  # every task, once
+    assert all(d.test_acc > 20 and not d.stopped for d in done)  # each learned, on its own GPU copy
