@@ -22,8 +22,9 @@ from space import Candidate, count_params, decode
 from .test_export import _standalone
 
 ROOT = Path(__file__).resolve().parents[3] / "studies" / "results"
-NAME = "full-b20000"  # README's results; from before separable convs
-LATER = "full2-b20000"  # the second full-scale run (README's run 2)
+FIRST = "full-b20000"  # the first full-scale run; from before separable convs
+SECOND = "full2-b20000"  # README's run 2
+NAME = "full3-b20000"  # README's run 3: the current defaults
 
 
 def _copy(name: str, tmp_path: Path) -> Path:
@@ -76,7 +77,7 @@ def test_export_of_the_best_member_runs(published: Path, mnist_root: Path, tmp_p
     assert r.stdout.strip() == f"test accuracy: {best.user_attrs['test_acc']:.2f} %"
 
 
-@pytest.mark.parametrize("name", [NAME, LATER])
+@pytest.mark.parametrize("name", [FIRST, SECOND, NAME])
 def test_every_stored_weight_file_loads_into_the_net_its_draws_decode_to(name: str,
                                                                          tmp_path: Path) -> None:
     study_dir = _copy(name, tmp_path)
@@ -90,7 +91,7 @@ def test_every_stored_weight_file_loads_into_the_net_its_draws_decode_to(name: s
         assert cand == stored
         # the first study's weights predate separable convs: their keys (body.<i>.0.weight,
         # ...) are still the keys of the nets its draws decode to
-        assert name != NAME or not any(c.sep for c in cand.net.convs)
+        assert name != FIRST or not any(c.sep for c in cand.net.convs)
         load_trial_weights(t, cand, store)  # strict load into build(cand.net); one-line errors
         loaded += 1
-    assert loaded > 10  # both studies completed more than 10 trials
+    assert loaded > 10  # every study completed more than 10 trials

@@ -89,7 +89,8 @@ def test_concurrent_workers_share_one_study(pg_url, mnist_root, tiny_data, tmp_p
         [*cmd, "search", "--storage", pg_url, "--study-name", name, "--budget", "7000",
          "--n-trials", str(N_TRIALS), "--epochs", "1", "--train-subset", "300", "--val-size",
          "200", "--data-dir", str(mnist_root), "--device", "cpu", "--study-dir", str(h),
-         "--quiet"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+         "--references", "--quiet"],  # the references too: each is queued once, by one worker
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         for h in hosts]
     deadline = time.monotonic() + 400
     outs = [p.communicate(timeout=max(1, deadline - time.monotonic())) for p in procs]
