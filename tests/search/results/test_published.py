@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[3] / "studies" / "results"
 FIRST = "full-b20000"  # the first full-scale run; from before separable convs
 SECOND = "full2-b20000"  # README's run 2
 NAME = "full3-b20000"  # README's run 3: the current defaults
+THIRTY = "cpu30-b10000"  # README's 30-minute CPU command with the current defaults
 
 
 def _copy(name: str, tmp_path: Path) -> Path:
@@ -77,7 +78,7 @@ def test_export_of_the_best_member_runs(published: Path, mnist_root: Path, tmp_p
     assert r.stdout.strip() == f"test accuracy: {best.user_attrs['test_acc']:.2f} %"
 
 
-@pytest.mark.parametrize("name", [FIRST, SECOND, NAME])
+@pytest.mark.parametrize("name", [FIRST, SECOND, NAME, THIRTY])
 def test_every_stored_weight_file_loads_into_the_net_its_draws_decode_to(name: str,
                                                                          tmp_path: Path) -> None:
     study_dir = _copy(name, tmp_path)
