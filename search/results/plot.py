@@ -35,6 +35,15 @@ def _pruned_points(study: optuna.Study) -> list[tuple[int, float]]:
     return pts
 
 
+def _stagger(xs: list[float], near: float = 1.15) -> list[int]:
+    """A label level per point of ascending `xs`: one up from its left neighbour's when the two are
+    within `near`x of each other on the log axis (whose labels would overlap), else 0."""
+    levels: list[int] = []
+    for i, x in enumerate(xs):
+        levels.append(levels[-1] + 1 if i and x < xs[i - 1] * near else 0)
+    return levels
+
+
 def plot_front(study: optuna.Study, png_path: Path, budget: int | None = None) -> Path:
     """Write the study's front picture to `png_path` (atomically) and return the path."""
     done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
@@ -62,10 +71,13 @@ def plot_front(study: optuna.Study, png_path: Path, budget: int | None = None) -
         right = budget if budget and budget > fx[-1] else fx[-1] * 1.1
         ax.step(fx + [right], fy + [fy[-1]], where="post", color="tab:red", lw=1.6)
         ax.scatter(fx, fy, s=40, color="tab:red", zorder=3, label=f"Pareto front ({len(front)})")
-        for t in front if len(front) <= MAX_NUMBERED else []:
-            if not t.user_attrs.get("reference"):  # trial numbers, as `export --trial` takes
-                ax.annotate(f"#{t.number}", (t.values[1], t.values[0]), xytext=(4, -10),
-                            textcoords="offset points", fontsize=7, color="tab:red")
+        numbered = [t for t in front if not t.user_attrs.get("reference")]
+        if len(front) > MAX_NUMBERED:
+            numbered = []
+        for t, level in zip(numbered, _stagger([t.values[1] for t in numbered]), strict=True):
+            # trial numbers, as `export --trial` takes them
+            ax.annotate(f"#{t.number}", (t.values[1], t.values[0]), xytext=(4, -10 - 8 * level),
+                        textcoords="offset points", fontsize=7, color="tab:red")
         lo, hi = min(fy), max(t.values[0] for t in done)
         bottom = lo - max(1.0, Y_MARGIN * (hi - lo))
         hidden = sum(1 for t in done if t.values[0] < bottom) + sum(1 for _, y in pruned
@@ -77,12 +89,13 @@ def plot_front(study: optuna.Study, png_path: Path, budget: int | None = None) -
     else:
         ax.text(0.5, 0.5, "no completed trials yet", transform=ax.transAxes, ha="center")
     on_front = {t.number for t in front}
-    for t in done:  # references everywhere; warm starts where they made the front
-        ref = t.user_attrs.get("reference") or (
-            t.user_attrs.get("warm_start") if t.number in on_front else None)
-        if ref:
-            ax.annotate(ref, (t.values[1], t.values[0]), xytext=(4, 4),
-                        textcoords="offset points", fontsize=8)
+    named = sorted(((t, t.user_attrs.get("reference") or t.user_attrs.get("warm_start"))
+                    for t in done if t.user_attrs.get("reference")  # references everywhere,
+                    or (t.number in on_front and t.user_attrs.get("warm_start"))),  # starts on it
+                   key=lambda p: p[0].values[1])
+    for (t, name), level in zip(named, _stagger([t.values[1] for t, _ in named]), strict=True):
+        ax.annotate(name, (t.values[1], t.values[0]), xytext=(4, 4 + 10 * level),
+                    textcoords="offset points", fontsize=8)
     if budget:
         ax.axvline(budget, color="black", ls="--", lw=1, label=f"budget {budget:,}")
     ax.set_title(f"study {study.study_name}: validation accuracy vs parameters")
