@@ -71,9 +71,8 @@ def plot_front(study: optuna.Study, png_path: Path, budget: int | None = None) -
         right = budget if budget and budget > fx[-1] else fx[-1] * 1.1
         ax.step(fx + [right], fy + [fy[-1]], where="post", color="tab:red", lw=1.6)
         ax.scatter(fx, fy, s=40, color="tab:red", zorder=3, label=f"Pareto front ({len(front)})")
-        numbered = [t for t in front if not t.user_attrs.get("reference")]
-        if len(front) > MAX_NUMBERED:
-            numbered = []
+        numbered = ([t for t in front if not t.user_attrs.get("reference")]
+                    if len(front) <= MAX_NUMBERED else [])
         for t, level in zip(numbered, _stagger([t.values[1] for t in numbered]), strict=True):
             # trial numbers, as `export --trial` takes them
             ax.annotate(f"#{t.number}", (t.values[1], t.values[0]), xytext=(4, -10 - 8 * level),
@@ -89,10 +88,12 @@ def plot_front(study: optuna.Study, png_path: Path, budget: int | None = None) -
     else:
         ax.text(0.5, 0.5, "no completed trials yet", transform=ax.transAxes, ha="center")
     on_front = {t.number for t in front}
-    named = sorted(((t, t.user_attrs.get("reference") or t.user_attrs.get("warm_start"))
-                    for t in done if t.user_attrs.get("reference")  # references everywhere,
-                    or (t.number in on_front and t.user_attrs.get("warm_start"))),  # starts on it
-                   key=lambda p: p[0].values[1])
+    named = []
+    for t in sorted(done, key=lambda t: t.values[1]):  # references everywhere; warm starts where
+        name = t.user_attrs.get("reference") or (  # they made the front
+            t.user_attrs.get("warm_start") if t.number in on_front else None)
+        if name:
+            named.append((t, name))
     for (t, name), level in zip(named, _stagger([t.values[1] for t, _ in named]), strict=True):
         ax.annotate(name, (t.values[1], t.values[0]), xytext=(4, 4 + 10 * level),
                     textcoords="offset points", fontsize=8)
