@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["SAMPLERS", "SearchConfig", "default_storage"]
+__all__ = ["PRUNE_AMONG", "SAMPLERS", "SearchConfig", "default_storage"]
 
 SAMPLERS = ("tpe", "random")  # --sampler choices; random is the baseline of `bench front`
+PRUNE_AMONG = ("all", "draws")  # --prune-among choices (search.loop.pruner)
 
 
 def default_storage(study_dir: Path, name: str) -> str:
@@ -41,6 +42,9 @@ class SearchConfig:
     prune_eta: int = 3  # a rung keeps the top 1/eta of the trials that reached it
     prune_first_epoch: int = 1  # epoch of the first rung; then first * eta**k below the last
     prune_min_at_rung: int = 3  # trials (the judged one included) at a rung before it cuts
+    # whom a drawn trial is ranked against at a rung: "all" trials, or "draws" only (warm starts
+    # and references, never pruned, then take no place in the rung's top 1/eta)
+    prune_among: str = "all"
     # what a new study starts with
     warm_start: bool = True  # proven shapes re-widthed to sizes up to the budget (space.warmstart)
     # Which shapes, in this order, each from what size (params) up. Measured at 8 epochs with

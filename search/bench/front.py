@@ -44,11 +44,12 @@ from search.errors import UserError
 from search.loop.jobs import run_jobs
 from search.loop.run import run_search
 from search.results.hypervolume import hypervolume
+from search.store.queued import is_start
 from search.training.data import MnistData, load_mnist
 from search.training.device import resolve_device
 
 __all__ = ["ARMS", "DEFAULT_ARMS", "PEERS", "FrontResult", "arm_args", "check_arms",
-           "format_front", "hv_curve", "is_start", "plot_curves", "run_front", "run_stats",
+           "format_front", "hv_curve", "plot_curves", "run_front", "run_stats",
            "summarize", "time_to_reach", "write_result"]
 
 PEERS = {"c": False, "d": True}  # the MOASHA arms (search.bench.moasha), by: warm starts first
@@ -118,11 +119,6 @@ def run_stats(trials: Sequence[FrozenTrial], curve: pd.DataFrame, plan: FrontPla
     row |= {f"lift<={name}": _best(searched, cap) - _best(starts, cap) if starts else math.nan
             for name, cap in caps.items()}
     return row
-
-
-def is_start(t: FrozenTrial) -> bool:
-    """A warm start or a reference net: queued by the search, not drawn by its sampler."""
-    return bool(t.user_attrs.get("warm_start") or t.user_attrs.get("reference"))
 
 
 def _best(trials: Sequence[FrozenTrial], cap: int) -> float:

@@ -13,7 +13,7 @@ from search.cli.common import (
     add_study_args,
     positive_int,
 )
-from search.config import SAMPLERS, SearchConfig
+from search.config import PRUNE_AMONG, SAMPLERS, SearchConfig
 from search.errors import UserError
 
 if TYPE_CHECKING:
@@ -52,6 +52,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sampler", choices=SAMPLERS, default=d.sampler,
                    help=f"how trials are drawn (default {d.sampler}; random: plain random search)")
     p.add_argument("--no-prune", dest="prune", action="store_false", help="train every trial fully")
+    p.add_argument("--prune-among", choices=PRUNE_AMONG, default=d.prune_among,
+                   help="at each rung rank a drawn trial against all trials, or against the "
+                   f"drawn ones only, not the warm starts and references (default {d.prune_among})")
     p.add_argument("--quiet", action="store_true", help="log lines instead of progress bars")
     p.add_argument("--jobs", type=positive_int,
                    help="trials run at once, each in its own worker process sharing the study "

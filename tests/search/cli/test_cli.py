@@ -45,6 +45,10 @@ def test_search_without_flags_runs_the_search_config_defaults():
     flags = SearchConfig.from_namespace(build_parser().parse_args(
         ["search", "--no-warm-start", "--no-references", "--no-prune", "--budget", "3000"]))
     assert flags == SearchConfig(warm_start=False, references=False, prune=False, budget=3000)
+    among = "draws" if SearchConfig.prune_among == "all" else "all"
+    flags = SearchConfig.from_namespace(build_parser().parse_args(
+        ["search", "--prune-among", among]))
+    assert flags == SearchConfig(prune_among=among)
 
 
 def test_search_config_travels_as_json():

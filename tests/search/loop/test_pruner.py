@@ -14,10 +14,16 @@ from search.loop.pruner import ParetoPruner, rank
 EPOCHS = 15
 
 
-def _study(trials: list[tuple[int, list[float], TrialState]], epochs: int = EPOCHS
-           ) -> optuna.Study:
-    """An in-memory study holding trials with the attrs the objective writes."""
+def _study(trials: list[tuple[int, list[float], TrialState]], epochs: int = EPOCHS,
+           starts: list[tuple[str, int, list[float]]] = ()) -> optuna.Study:
+    """An in-memory study holding trials with the attrs the objective writes; `starts` are
+    complete queued trials: (attr, params, curve), attr "warm_start" or "reference"."""
     study = optuna.create_study(directions=["maximize", "minimize"])
+    for attr, params, curve in starts:
+        study.add_trial(optuna.create_trial(
+            state=TrialState.COMPLETE, values=[curve[-1], params],
+            user_attrs={"params": params, "val_acc": curve, "epochs": epochs, attr: "x"},
+        ))
     for params, curve, state in trials:
         done = state == TrialState.COMPLETE
         study.add_trial(optuna.create_trial(
@@ -108,6 +114,27 @@ def test_keeps_the_front_and_the_top_third_when_everything_is_ordered():
     kept = [acc for acc in (99.5, 96.5, 93.5, 90.5)
             if p.check(study, 99, 999 + 10 * (99 - int(acc)), [acc], EPOCHS) is None]
     assert kept == [99.5, 96.5]  # the front itself, and rank 4 of 10: top ceil(10/3) = 4
+
+
+def test_among_draws_leaves_the_warm_starts_and_references_out_of_the_rungs():
+    # full3-b20000's epoch-1 rung in small: starts ahead of every draw at every size
+    starts = [("warm_start", 900 * 2 ** i, _curve(97.0 + i * 0.2)) for i in range(5)]
+    starts.append(("reference", 6016, _curve(98.0)))
+    draws = [(1000 + 700 * i, [90.0 + i * 0.1], TrialState.PRUNED) for i in range(5)]
+    study = _study(draws, starts=starts)
+    me = (3000, [94.5])  # better than every draw, behind a smaller start
+    assert "ranked" in ParetoPruner().check(study, 99, *me, EPOCHS)
+    assert ParetoPruner(among="draws").check(study, 99, *me, EPOCHS) is None
+    worst = (4200, [89.0])  # behind every draw: still pruned among draws
+    assert "of 6 trials" in ParetoPruner(among="draws").check(study, 99, *worst, EPOCHS)
+    alone = _study([], starts=starts)  # starts only: too few draws at the rung to cut
+    assert ParetoPruner(among="draws").check(alone, 99, 3000, [50.0], EPOCHS) is None
+
+
+def test_the_search_config_sets_whom_a_draw_is_ranked_against():
+    from search.config import SearchConfig
+    assert ParetoPruner.of(SearchConfig()).among == SearchConfig.prune_among
+    assert ParetoPruner.of(SearchConfig(prune_among="draws")).among == "draws"
 
 
 def test_rank_is_non_dominated_sorting_then_spread():
