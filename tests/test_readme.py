@@ -22,6 +22,8 @@ DOCS = [README, *sorted((ROOT / "docs").glob("*.md")), ROOT / "studies" / "resul
 STUDY = "full-b20000"
 STUDY2 = "full2-b20000"
 STUDY3 = "full3-b20000"
+# run 3's warm starts searched on under each pruner rule: README quotes one TPE net of each
+RESUMED = {"full3-tpe-draws": 15, "full3-tpe-all": 39}
 
 # README commands that are run, not only parsed: what each must print. Quick, or marked slow.
 RUN = {
@@ -198,3 +200,18 @@ def test_links_resolve(doc: Path) -> None:
         elif anchor and dest.suffix == ".md" and anchor not in _anchors(dest):
             broken.append(target)
     assert not broken, f"{doc.name}: broken links {broken}"
+
+
+def test_resumed_runs_figures_agree_with_their_studies() -> None:
+    import optuna
+
+    text = " ".join(README.read_text().replace("**", "").split())
+    for name, number in RESUMED.items():
+        url = f"sqlite:///{ROOT / 'studies' / 'results' / f'{name}.db'}"
+        t = optuna.load_study(study_name=name, storage=url).trials[number]
+        a = t.user_attrs
+        assert not a.get("warm_start"), name  # drawn by TPE, not queued
+        quoted = f"{a['params']:,} params at {a['test_mean']:.2f} ± {a['test_sd']:.2f} %"
+        assert quoted in text and f"`{name}`, trial {number}" in text, quoted
+    # "that study beats all five references"
+    assert all(v.dominates for v in _verdicts("full3-tpe-draws").values())

@@ -1,6 +1,6 @@
 """The committed full-scale studies (studies/results/) work from a fresh clone: `pareto` reads
 README's (NAME), `export` of its best member gives a script whose stored weights score exactly the
-test accuracy the evaluation stored on that trial, and every stored weight file of both studies
+test accuracy the evaluation stored on that trial, and every stored weight file of every study
 still loads into the net its draws decode to."""
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ FIRST = "full-b20000"  # the first full-scale run; from before separable convs
 SECOND = "full2-b20000"  # README's run 2
 NAME = "full3-b20000"  # README's run 3: the current defaults
 THIRTY = "cpu30-b10000"  # README's 30-minute CPU command with the current defaults
+RESUMED = ("full3-tpe-all", "full3-tpe-draws")  # run 3's warm starts searched on, two pruner rules
 
 
 def _copy(name: str, tmp_path: Path) -> Path:
@@ -78,7 +79,7 @@ def test_export_of_the_best_member_runs(published: Path, mnist_root: Path, tmp_p
     assert r.stdout.strip() == f"test accuracy: {best.user_attrs['test_acc']:.2f} %"
 
 
-@pytest.mark.parametrize("name", [FIRST, SECOND, NAME, THIRTY])
+@pytest.mark.parametrize("name", [FIRST, SECOND, NAME, THIRTY, *RESUMED])
 def test_every_stored_weight_file_loads_into_the_net_its_draws_decode_to(name: str,
                                                                          tmp_path: Path) -> None:
     study_dir = _copy(name, tmp_path)
