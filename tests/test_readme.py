@@ -120,14 +120,17 @@ def _results_rows() -> list[list[str]]:
     return rows
 
 
-def _verdicts(name: str) -> dict:
+def _load(name: str):
     import optuna
 
+    return optuna.load_study(study_name=name,
+                             storage=f"sqlite:///{ROOT / 'studies' / 'results' / f'{name}.db'}")
+
+
+def _verdicts(name: str) -> dict:
     from search.results.against import against_references
 
-    study = optuna.load_study(study_name=name,
-                              storage=f"sqlite:///{ROOT / 'studies' / 'results' / f'{name}.db'}")
-    return {v.reference: v for v in against_references(study)}
+    return {v.reference: v for v in against_references(_load(name))}
 
 
 def test_results_table_agrees_with_the_committed_studies() -> None:
@@ -203,13 +206,9 @@ def test_links_resolve(doc: Path) -> None:
 
 
 def test_resumed_runs_figures_agree_with_their_studies() -> None:
-    import optuna
-
     text = " ".join(README.read_text().replace("**", "").split())
     for name, number in RESUMED.items():
-        url = f"sqlite:///{ROOT / 'studies' / 'results' / f'{name}.db'}"
-        t = optuna.load_study(study_name=name, storage=url).trials[number]
-        a = t.user_attrs
+        a = _load(name).trials[number].user_attrs
         assert not a.get("warm_start"), name  # drawn by TPE, not queued
         quoted = f"{a['params']:,} params at {a['test_mean']:.2f} ± {a['test_sd']:.2f} %"
         assert quoted in text and f"`{name}`, trial {number}" in text, quoted

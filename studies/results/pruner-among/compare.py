@@ -22,8 +22,9 @@ def main(names):
     head = "| study | drawn | complete | pruned at 1 / 3 / 9 | TPE worker-min | " + " | ".join(
         f"≤ {c:,}: best (lift)" for c in CAPS) + " |"
     print(head + "\n|" + "---|" * (head.count("|") - 1))
-    for name in names:
-        s = optuna.load_study(study_name=name, storage=f"sqlite:///studies/results/{name}.db")
+    studies = {n: optuna.load_study(study_name=n, storage=f"sqlite:///studies/results/{n}.db")
+               for n in names}
+    for name, s in studies.items():
         drawn = [t for t in s.trials if not is_start(t) and t.state.is_finished()]
         starts = [t for t in s.trials if is_start(t) and t.state == TrialState.COMPLETE]
         done = [t for t in drawn if t.state == TrialState.COMPLETE]
@@ -35,8 +36,7 @@ def main(names):
             cells.append(f"{b:.2f} ({b - w:+.2f})" if b == b else "— ")
         print(f"| {name} | {len(drawn)} | {len(done)} | {cut.count(1)} / {cut.count(3)} / "
               f"{cut.count(9)} | {mins:.0f} | " + " | ".join(cells) + " |")
-    for name in names:
-        s = optuna.load_study(study_name=name, storage=f"sqlite:///studies/results/{name}.db")
+    for name, s in studies.items():
         print(f"\n{name}: drawn trials that finished 15 epochs")
         for t in s.trials:
             if not is_start(t) and t.state == TrialState.COMPLETE:
