@@ -16,7 +16,7 @@ from typing import Any
 __all__ = ["PRUNE_AMONG", "SAMPLERS", "SearchConfig", "default_storage"]
 
 SAMPLERS = ("tpe", "random")  # --sampler choices; random is the baseline of `bench front`
-PRUNE_AMONG = ("all", "draws")  # --prune-among choices (search.loop.pruner)
+PRUNE_AMONG = ("all", "draws", "mixed")  # --prune-among choices (search.loop.pruner)
 
 
 def default_storage(study_dir: Path, name: str) -> str:
@@ -42,8 +42,9 @@ class SearchConfig:
     prune_eta: int = 3  # a rung keeps the top 1/eta of the trials that reached it
     prune_first_epoch: int = 1  # epoch of the first rung; then first * eta**k below the last
     prune_min_at_rung: int = 3  # trials (the judged one included) at a rung before it cuts
-    # whom a drawn trial is ranked against at a rung: "all" trials, or "draws" only (warm starts
-    # and references, never pruned, then take no place in the rung's top 1/eta)
+    # whom a drawn trial is ranked against at a rung: "all" trials, "draws" only (warm starts and
+    # references, never pruned, then take no place in the rung), or "mixed" (front of all, top
+    # 1/eta of the draws)
     prune_among: str = "all"
     # what a new study starts with
     warm_start: bool = True  # proven shapes re-widthed to sizes up to the budget (space.warmstart)

@@ -53,8 +53,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help=f"how trials are drawn (default {d.sampler}; random: plain random search)")
     p.add_argument("--no-prune", dest="prune", action="store_false", help="train every trial fully")
     p.add_argument("--prune-among", choices=PRUNE_AMONG, default=d.prune_among,
-                   help="at each rung rank a drawn trial against all trials, or against the "
-                   f"drawn ones only, not the warm starts and references (default {d.prune_among})")
+                   help="at each rung rank a drawn trial against all trials, against the drawn "
+                   "ones only (not the warm starts and references), or mixed: it goes on if on the "
+                   f"front of all or in the top third of the draws (default {d.prune_among})")
     p.add_argument("--quiet", action="store_true", help="log lines instead of progress bars")
     p.add_argument("--jobs", type=positive_int,
                    help="trials run at once, each in its own worker process sharing the study "

@@ -17,7 +17,10 @@ plain top-1/eta cut pruned a 1.4k-param net that was the rung's smallest front m
 fault: a 9.4k net was more accurate). With ``among="draws"`` the warm starts and references,
 which are never pruned, are left out of every rung: they would fill its top 1/eta themselves
 (full3-b20000: 8 warm starts at 91-98 % after one epoch of batch 32; 23 of TPE's 27 draws
-pruned at epoch 1), and a draw is judged against the draws. Asynchronous, as ASHA: each trial
+pruned at epoch 1), and a draw is judged against the draws. ``among="mixed"`` keeps the front
+of all trials but fills the top 1/eta from the draws (from all trials until ``min_at_rung``
+draws reached the rung): a draw behind a warm start may go on if it leads the draws, and the
+first draws are not waved through for want of company. Asynchronous, as ASHA: each trial
 is judged against what the shared storage holds when it gets there, so it works with ``--jobs``
 and PostgreSQL workers.
 """
@@ -82,7 +85,7 @@ class ParetoPruner:
     min_epoch: int = SearchConfig.prune_first_epoch  # epoch (1-based) of the first rung
     min_at_rung: int = SearchConfig.prune_min_at_rung  # trials at a rung before it cuts
     enabled: bool = SearchConfig.prune  # False: never prune (search --no-prune)
-    among: str = SearchConfig.prune_among  # "all" trials at a rung, or "draws" only
+    among: str = SearchConfig.prune_among  # one of PRUNE_AMONG: "all", "draws" or "mixed"
 
     @classmethod
     def of(cls, c: SearchConfig) -> ParetoPruner:
@@ -98,24 +101,29 @@ class ParetoPruner:
         return out
 
     def decide(self, params: int, curve: list[float], total_epochs: int,
-               others: Iterable[Curve]) -> str | None:
-        """Reason to prune a trial of `params` whose curve is `curve` so far, or None."""
+               others: Iterable[Curve], quota: Iterable[Curve] | None = None) -> str | None:
+        """Reason to prune a trial of `params` whose curve is `curve` so far, or None. It goes on
+        if on the front of `others` at the rung, or in the top 1/eta of `quota` (default: `others`)."""
         e = len(curve)
         if not self.enabled or e not in self.rungs(total_epochs):
             return None
-        pool = [(c[e - 1], p) for p, c in others if len(c) >= e and math.isfinite(c[e - 1])]
-        pool.append((curve[-1], params))  # this trial is the last point
+
+        def at_rung(curves: Iterable[Curve]) -> list[tuple[float, int]]:
+            pool = [(c[e - 1], p) for p, c in curves if len(c) >= e and math.isfinite(c[e - 1])]
+            return pool + [(curve[-1], params)]  # this trial is the last point
+
+        pool = at_rung(others)
         if len(pool) < self.min_at_rung:
             return None
-        me = len(pool) - 1
-        if me in _fronts(pool)[0]:
+        if len(pool) - 1 in _fronts(pool)[0]:
             return None  # on the rung's Pareto front
-        keep = math.ceil(len(pool) / self.eta)
-        pos = rank(pool).index(me)
+        ranked = pool if quota is None else at_rung(quota)
+        keep = math.ceil(len(ranked) / self.eta)
+        pos = rank(ranked).index(len(ranked) - 1)
         if pos < keep:
             return None
         return (f"rung epoch {e}: val acc {curve[-1]:.2f}% at {params} params dominated, ranked "
-                f"{pos + 1} of {len(pool)} trials at this rung (top {keep} go on)")
+                f"{pos + 1} of {len(ranked)} trials at this rung (top {keep} go on)")
 
     def check(self, study: optuna.Study, trial_number: int, params: int, curve: list[float],
               total_epochs: int) -> str | None:
@@ -126,9 +134,17 @@ class ParetoPruner:
             deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
         )
         others = [
-            (t.user_attrs["params"], t.user_attrs["val_acc"]) for t in trials
+            t for t in trials
             if t.number != trial_number and t.user_attrs.get("epochs") == total_epochs
             and "val_acc" in t.user_attrs and "params" in t.user_attrs
-            and not (self.among == "draws" and is_start(t))
         ]
-        return self.decide(params, curve, total_epochs, others)
+        every = [(t.user_attrs["params"], t.user_attrs["val_acc"]) for t in others]
+        draws = [(t.user_attrs["params"], t.user_attrs["val_acc"]) for t in others
+                 if not is_start(t)]
+        if self.among == "draws":
+            return self.decide(params, curve, total_epochs, draws)
+        if self.among == "mixed":
+            e = len(curve)
+            enough = sum(len(c) >= e for _, c in draws) + 1 >= self.min_at_rung
+            return self.decide(params, curve, total_epochs, every, draws if enough else None)
+        return self.decide(params, curve, total_epochs, every)

@@ -4,7 +4,9 @@ The pruner A/B (docs/benchmarks.md, "Whom a draw is ranked against") resumes two
 run 3's warm-start phase, so each arm spends its minutes on TPE's draws alone, from the same
 history. Trials are added as Optuna FrozenTrials (params, values, user attrs: curve, weights'
 artifact ids); their weight files are copied; dashboard notes and test scores are left behind.
-Usage: python seed.py NEW_STUDY_NAME   (run from the repository root)
+With SEED the new study's sampler seed (its stored settings) is SEED instead of run 3's 0:
+its search draws other trials from the same starts.
+Usage: python seed.py NEW_STUDY_NAME [SEED]   (run from the repository root)
 """
 
 import shutil
@@ -16,12 +18,14 @@ import optuna
 SRC, DIR = "full3-b20000", Path("studies/results")
 
 
-def main(name: str) -> None:
+def main(name: str, seed: int | None = None) -> None:
     src = optuna.load_study(study_name=SRC, storage=f"sqlite:///{DIR / SRC}.db")
     dst = optuna.create_study(study_name=name, storage=f"sqlite:///{DIR / name}.db",
                               directions=src.directions)
     for k, v in src.user_attrs.items():
         dst.set_user_attr(k, v)
+    if seed is not None:
+        dst.set_user_attr("settings", {**src.user_attrs["settings"], "seed": seed})
     (DIR / name / "artifacts").mkdir(parents=True)
     for t in src.get_trials(deepcopy=True):
         if not t.user_attrs.get("warm_start"):
@@ -37,4 +41,4 @@ def main(name: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], *(int(a) for a in sys.argv[2:3]))

@@ -131,10 +131,31 @@ def test_among_draws_leaves_the_warm_starts_and_references_out_of_the_rungs():
     assert ParetoPruner(among="draws").check(alone, 99, 3000, [50.0], EPOCHS) is None
 
 
+def test_among_mixed_keeps_the_front_of_all_and_the_top_third_of_the_draws():
+    starts = [("warm_start", 900 * 2 ** i, _curve(97.0 + i * 0.2)) for i in range(5)]
+    draws = [(1000 + 700 * i, [90.0 + i * 0.1], TrialState.PRUNED) for i in range(5)]
+    study = _study(draws, starts=starts)
+    mixed = ParetoPruner(among="mixed")
+    me = (3000, [94.5])  # leads the draws, behind a smaller start: cut under all, kept here
+    assert "ranked" in ParetoPruner().check(study, 99, *me, EPOCHS)
+    assert mixed.check(study, 99, *me, EPOCHS) is None
+    assert mixed.check(study, 99, 500, [60.0], EPOCHS) is None  # the front of all: smallest
+    # on the draws' own front (a chain from 1,000 at 90.0 to 3,800 at 90.4), in its crowded
+    # middle, so not in their top third: kept under draws, cut under mixed, ranked among 6 draws
+    tiny = (2050, [90.16])
+    assert ParetoPruner(among="draws").check(study, 99, *tiny, EPOCHS) is None
+    assert "of 6 trials" in mixed.check(study, 99, *tiny, EPOCHS)
+    # too few draws at the rung: ranked among all trials, as under all (not waved through)
+    few = _study(draws[:1], starts=starts)
+    assert ParetoPruner(among="draws").check(few, 99, 3000, [50.0], EPOCHS) is None
+    assert "of 7 trials" in mixed.check(few, 99, 3000, [50.0], EPOCHS)
+
+
 def test_the_search_config_sets_whom_a_draw_is_ranked_against():
     from search.config import SearchConfig
     assert ParetoPruner.of(SearchConfig()).among == SearchConfig.prune_among
-    assert ParetoPruner.of(SearchConfig(prune_among="draws")).among == "draws"
+    for among in ("draws", "mixed"):
+        assert ParetoPruner.of(SearchConfig(prune_among=among)).among == among
 
 
 def test_rank_is_non_dominated_sorting_then_spread():
