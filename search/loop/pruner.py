@@ -103,7 +103,8 @@ class ParetoPruner:
     def decide(self, params: int, curve: list[float], total_epochs: int,
                others: Iterable[Curve], quota: Iterable[Curve] | None = None) -> str | None:
         """Reason to prune a trial of `params` whose curve is `curve` so far, or None. It goes on
-        if on the front of `others` at the rung, or in the top 1/eta of `quota` (default: `others`)."""
+        if on the front of `others` at the rung, or in the top 1/eta of `quota` (default:
+        `others`)."""
         e = len(curve)
         if not self.enabled or e not in self.rungs(total_epochs):
             return None
