@@ -18,9 +18,9 @@ fault: a 9.4k net was more accurate). With ``among="draws"`` the warm starts and
 which are never pruned, are left out of every rung: they would fill its top 1/eta themselves
 (full3-b20000: 8 warm starts at 91-98 % after one epoch of batch 32; 23 of TPE's 27 draws
 pruned at epoch 1), and a draw is judged against the draws. ``among="mixed"`` keeps the front
-of all trials but fills the top 1/eta from the draws (from all trials until ``min_at_rung``
-draws reached the rung): a draw behind a warm start may go on if it leads the draws, and the
-first draws are not waved through for want of company. Asynchronous, as ASHA: each trial
+of all trials but fills the top 1/eta from the draws (from all trials while a draw is alone at the
+rung): a draw behind a warm start may go on if it leads the draws, and the first draw is not
+waved through for want of company. Asynchronous, as ASHA: each trial
 is judged against what the shared storage holds when it gets there, so it works with ``--jobs``
 and PostgreSQL workers.
 """
@@ -145,7 +145,8 @@ class ParetoPruner:
         if self.among == "draws":
             return self.decide(params, curve, total_epochs, draws)
         if self.among == "mixed":
-            e = len(curve)
-            enough = sum(len(c) >= e for _, c in draws) + 1 >= self.min_at_rung
-            return self.decide(params, curve, total_epochs, every, draws if enough else None)
+            # A lone draw is ranked among all: at a late rung where few draws arrive (full3-tpe-
+            # mixed's first try: two at epoch 9) a fallback until 3 cut its best draw there.
+            alone = not any(len(c) >= len(curve) for _, c in draws)
+            return self.decide(params, curve, total_epochs, every, None if alone else draws)
         return self.decide(params, curve, total_epochs, every)

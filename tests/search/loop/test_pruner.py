@@ -145,10 +145,14 @@ def test_among_mixed_keeps_the_front_of_all_and_the_top_third_of_the_draws():
     tiny = (2050, [90.16])
     assert ParetoPruner(among="draws").check(study, 99, *tiny, EPOCHS) is None
     assert "of 6 trials" in mixed.check(study, 99, *tiny, EPOCHS)
-    # too few draws at the rung: ranked among all trials, as under all (not waved through)
-    few = _study(draws[:1], starts=starts)
-    assert ParetoPruner(among="draws").check(few, 99, 3000, [50.0], EPOCHS) is None
-    assert "of 7 trials" in mixed.check(few, 99, 3000, [50.0], EPOCHS)
+    # the only draw at the rung: ranked among all trials, as under all (not waved through)
+    alone = _study([], starts=starts)
+    assert ParetoPruner(among="draws").check(alone, 99, 3000, [50.0], EPOCHS) is None
+    assert "of 6 trials" in mixed.check(alone, 99, 3000, [50.0], EPOCHS)
+    # with one other draw there, the two are ranked against each other: the better goes on
+    two = _study(draws[:1], starts=starts)
+    assert mixed.check(two, 99, 3000, [93.0], EPOCHS) is None
+    assert "of 2 trials" in mixed.check(two, 99, 3000, [50.0], EPOCHS)
 
 
 def test_the_search_config_sets_whom_a_draw_is_ranked_against():
