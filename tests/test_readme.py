@@ -23,7 +23,8 @@ STUDY = "full-b20000"
 STUDY2 = "full2-b20000"
 STUDY3 = "full3-b20000"
 # run 3's warm starts searched on under each pruner rule: README quotes one TPE net of each
-RESUMED = {"full3-tpe-draws": 15, "full3-tpe-all": 39}
+RESUMED = {"full3-tpe-draws": 15, "full3-tpe-all": 39, "full3-tpe-mixed": 15,
+           "full3-tpe-mixed-s1": 19}
 
 # README commands that are run, not only parsed: what each must print. Quick, or marked slow.
 RUN = {
@@ -212,5 +213,7 @@ def test_resumed_runs_figures_agree_with_their_studies() -> None:
         assert not a.get("warm_start"), name  # drawn by TPE, not queued
         quoted = f"{a['params']:,} params at {a['test_mean']:.2f} ± {a['test_sd']:.2f} %"
         assert quoted in text and f"`{name}`, trial {number}" in text, quoted
-    # "that study beats all five references"
-    assert all(v.dominates for v in _verdicts("full3-tpe-draws").values())
+    # "that study beats all five references", and "again all five" under mixed
+    for name in ("full3-tpe-draws", "full3-tpe-mixed"):
+        assert all(v.dominates for v in _verdicts(name).values()), name
+    assert _verdicts("full3-tpe-mixed-s1")["ref18448"].dominates  # "above ref18448"

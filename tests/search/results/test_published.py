@@ -26,7 +26,8 @@ FIRST = "full-b20000"  # the first full-scale run; from before separable convs
 SECOND = "full2-b20000"  # README's run 2
 NAME = "full3-b20000"  # README's run 3: the current defaults
 THIRTY = "cpu30-b10000"  # README's 30-minute CPU command with the current defaults
-RESUMED = ("full3-tpe-all", "full3-tpe-draws")  # run 3's warm starts searched on, two pruner rules
+# run 3's warm starts searched on for an hour under each pruner rule (mixed: two sampler seeds)
+RESUMED = ("full3-tpe-all", "full3-tpe-draws", "full3-tpe-mixed", "full3-tpe-mixed-s1")
 
 
 def _copy(name: str, tmp_path: Path) -> Path:
