@@ -180,7 +180,8 @@ def format_panel(summary: pd.DataFrame, base: str | None = None) -> str:
         "val img/s": summary["val_img_s"].round().astype(int),
         "epoch s": summary["epoch_s"].round(1), "first s": summary["first_s"].round(1)})
     if base is not None and "x_base" in summary:
-        t[f"x {base}"] = summary["x_base"].round(2)
+        # strings: to_string would print a column of exact ones as "1.0"
+        t[f"x {base}"] = summary["x_base"].map("{:.2f}".format)
     return t.to_string(index=False)
 
 
