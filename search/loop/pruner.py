@@ -145,8 +145,8 @@ class ParetoPruner:
         if self.among == "draws":
             return self.decide(params, curve, total_epochs, draws)
         if self.among == "mixed":
-            # A lone draw is ranked among all: at a late rung where few draws arrive (full3-tpe-
-            # mixed's first try: two at epoch 9) a fallback until 3 cut its best draw there.
+            # Only a lone draw is ranked among all: few draws reach the late rungs, and a fallback
+            # until min_at_rung draws would let the warm starts cut there (docs/benchmarks.md).
             alone = not any(len(c) >= len(curve) for _, c in draws)
             return self.decide(params, curve, total_epochs, every, None if alone else draws)
         return self.decide(params, curve, total_epochs, every)

@@ -1,6 +1,6 @@
 """Seed a new study with the warm-start trials of full3-b20000 (trials 0-7), as they finished.
 
-The pruner A/B (docs/benchmarks.md, "Whom a draw is ranked against") resumes two copies of
+The pruner A/B (docs/benchmarks.md, "Whom a draw is ranked against") resumes copies of
 run 3's warm-start phase, so each arm spends its minutes on TPE's draws alone, from the same
 history. Trials are added as Optuna FrozenTrials (params, values, user attrs: curve, weights'
 artifact ids); their weight files are copied; dashboard notes and test scores are left behind.
