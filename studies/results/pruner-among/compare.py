@@ -1,6 +1,6 @@
-"""The pruner A/B read from its studies (one per rule and seed): trials, worker-minutes, best validation accuracy of
-the drawn trials per size cap against the warm starts' (search lift), and the drawn trials that
-finished. Usage: python compare.py STUDY... (run from the repository root)."""
+"""The pruner A/B read from its studies (one per rule and seed): trials, worker-minutes, best
+validation accuracy of the drawn trials per size cap against the warm starts' (search lift), and
+the drawn trials that finished. Usage: python compare.py STUDY... (run from the repository root)."""
 
 import sys
 
