@@ -59,6 +59,9 @@ class SearchConfig:
     # full2-b20000 the 11 queued trials (5 of them references) held both workers for ~50 of 60
     # minutes; the references are the yardstick (README, runs 1 and 2), not candidates.
     references: bool = False
+    # Earlier studies (names in the same --study-dir or --storage) whose drawn front members a
+    # new study also starts with, own recipes, never pruned (search.loop.transfer)
+    warm_from: tuple[str, ...] = ()
     # where
     study_name: str | None = None  # default b<budget>
     study_dir: Path = Path("studies")  # SQLite studies and their outputs
@@ -94,10 +97,16 @@ class SearchConfig:
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> SearchConfig:
         return cls(**{**d, "study_dir": Path(d["study_dir"]),
-                      "warm_plan": tuple((str(s), int(n)) for s, n in d["warm_plan"])})
+                      "warm_plan": tuple((str(s), int(n)) for s, n in d["warm_plan"]),
+                      "warm_from": tuple(d.get("warm_from", ()))})
 
     @classmethod
     def from_namespace(cls, ns: object) -> SearchConfig:
         """The fields an argparse namespace holds; the rest keep their defaults."""
         names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in vars(ns).items() if k in names})
+        got = {k: v for k, v in vars(ns).items() if k in names}
+        if got.get("warm_from") is not None:  # argparse's append gives a list
+            got["warm_from"] = tuple(got["warm_from"])
+        else:
+            got.pop("warm_from", None)
+        return cls(**got)

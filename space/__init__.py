@@ -7,11 +7,11 @@ from space.params import ConfigError, count_macs, count_params, spatial_sizes, v
 from space.recipe import BOUNDS, TrainConfig
 from space.references import REFERENCES, REPORTED, reference
 from space.sampler import BudgetError, decode, sample, size_for, smallest_budget, suggest
-from space.warmstart import warm_starts
+from space.warmstart import transfer, warm_starts
 
 __all__ = [
     "BOUNDS", "REFERENCES", "REPORTED", "BudgetError", "Candidate", "ConfigError", "Conv", "Head",
     "Net", "NetConfig", "TrainConfig", "build", "count_macs", "count_params", "decode", "describe",
     "load_candidate", "reference", "sample", "size_for", "smallest_budget", "spatial_sizes",
-    "suggest", "validate", "warm_starts",
+    "suggest", "transfer", "validate", "warm_starts",
 ]

@@ -25,7 +25,8 @@ from space.params import count_params
 from space.recipe import BOUNDS, TrainConfig
 
 __all__ = [
-    "BudgetError", "Topology", "decode", "sample", "size_for", "smallest_budget", "suggest",
+    "BudgetError", "Topology", "decode", "fitting_topology", "sample", "size_for",
+    "smallest_budget", "suggest",
 ]
 
 W_MIN = BOUNDS["min_width"]
@@ -166,6 +167,11 @@ def smallest_budget() -> int:
         count_params(_net(replace(t, head=h, bn=b), W_MIN, {}))
         for h, b in itertools.product(heads, bns)
     )
+
+
+def fitting_topology(params: dict[str, Any], budget: int) -> Topology:
+    """The drawn topology, narrowed until its narrowest net fits `budget`: the shape decoded."""
+    return _fitting_topology(params, budget)[0]
 
 
 def _fitting_topology(params: dict[str, Any], budget: int) -> tuple[Topology, int]:

@@ -7,19 +7,20 @@ between ~900 params and the budget, and trained with one fast recipe (``FAST_REC
 ``SHAPES`` holds the hand-tuned nets' shapes (only ref10224's is exact: ``decode`` at its size
 gives ``REFERENCES["ref10224"]``; the others are the nearest shapes the space has) and
 ``onepool``, a small-net shape found by a search. Which of them run, and from which size up, is
-the search's choice: its ``plan`` (search.config.SearchConfig.warm_plan).
+the search's choice: its ``plan`` (search.config.SearchConfig.warm_plan). ``transfer`` carries
+a net an earlier study drew, with its own recipe, to another budget.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, ClassVar
 
 from space.params import count_params
-from space.sampler import decode, size_for, smallest_budget
+from space.sampler import decode, fitting_topology, size_for, smallest_budget, suggest
 
-__all__ = ["FAST_RECIPE", "SHAPES", "label", "warm_sizes", "warm_starts"]
+__all__ = ["FAST_RECIPE", "SHAPES", "label", "transfer", "warm_sizes", "warm_starts"]
 
 # SGD + OneCycle at a high peak rate, light augmentation and label smoothing: ref10224's shape
 # reached 99.24 % test in 8 epochs on CPU with it (issue 12), and it stays inside BOUNDS. Batch 32:
@@ -114,3 +115,47 @@ def warm_starts(budget: int, plan: Iterable[tuple[str, int]]) -> list[tuple[str,
             n = count_params(decode(p, budget).net)
             out.append((n, rank, label(name, n), p))
     return [(lab, p) for _, _, lab, p in sorted(out, key=lambda x: (x[1], x[0]))]
+
+
+class _Draw:
+    """Answers ``suggest`` from a stored draw; keys the space gained since it was drawn get the
+    value its net and recipe were decoded with (plain convs, no zoom, no average)."""
+
+    DEFAULTS: ClassVar[dict[str, Any]] = {"scale": 0.0, "ema": False}
+
+    def __init__(self, params: dict[str, Any]) -> None:
+        self.p = params
+
+    def _get(self, name: str) -> Any:
+        if name in self.p:
+            return self.p[name]
+        return False if name.startswith("sep") else self.DEFAULTS[name]
+
+    def suggest_int(self, name: str, low: int, high: int) -> int:
+        return self._get(name)
+
+    def suggest_float(self, name: str, low: float, high: float, *, log: bool = False) -> float:
+        return self._get(name)
+
+    def suggest_categorical(self, name: str, choices: Any) -> Any:
+        return self._get(name)
+
+
+def transfer(params: dict[str, Any], n_params: int, from_budget: int,
+             budget: int) -> dict[str, Any]:
+    """A draw of a study at `from_budget` (its trial.params; a net of `n_params`) as a complete
+    draw at `budget`: the very same net and recipe where it fits (n_params <= budget), else its
+    shape at the widest that does, with its own recipe."""
+    t = fitting_topology(params, from_budget)  # the shape that ran, wherever the budget cut it
+    p = {k: v for k, v in params.items()
+         if k.rstrip("0123456789") not in ("convs", "pad", "trans")}
+    if "log2_batch" not in p:  # drawn when the batch size was a categorical choice
+        p["log2_batch"] = int(p.pop("batch_size")).bit_length() - 1
+    p.update(stages=len(t.convs), head=t.head)
+    for s, n in enumerate(t.convs):
+        p[f"convs{s}"], p[f"pad{s}"] = n, t.pads[s]
+        if s > 0:
+            p[f"trans{s}"] = t.trans[s]
+    p = suggest(_Draw(p))  # exactly the keys this shape asks for, in the sampler's order
+    p["size"] = size_for(p, budget, min(n_params, budget))
+    return p

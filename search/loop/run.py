@@ -32,6 +32,7 @@ from search.loop.objective import INTERRUPTED, Objective, StopRun, Surplus, stop
 from search.loop.progress import EpochBar, StudyBar, trial_line
 from search.loop.pruner import ParetoPruner
 from search.loop.summary import announce, finish, stopped_line
+from search.loop.transfer import queue_transfers, transfers
 from search.results.pareto import front_trials
 from search.store.faults import WriteFault, as_write_fault, writing
 from search.store.study import (
@@ -115,11 +116,13 @@ def prepare_study(a: SearchConfig, data: MnistData | None = None) -> optuna.Stud
     validate(a)
     if data is None:
         load_data(a, torch.device("cpu"))
+    found = transfers(a)  # the earlier studies exist and are read before anything is written
     storage = open_storage(a.storage_url)
 
     def on_create(study: optuna.Study) -> None:  # warm starts first: small nets, a front soon
         if a.warm_start:
             queue_warm_starts(study, a.budget, a.warm_plan)
+        queue_transfers(study, found)
         if a.references:
             queue_references(study, a.budget)
 

@@ -8,7 +8,7 @@ import optuna
 import pytest
 
 from space import BOUNDS, REFERENCES, count_params, decode, size_for, smallest_budget, suggest
-from space.warmstart import FAST_RECIPE, MIN_SIZE, SHAPES, STEP, warm_sizes, warm_starts
+from space.warmstart import FAST_RECIPE, MIN_SIZE, SHAPES, STEP, transfer, warm_sizes, warm_starts
 
 BUDGETS = [smallest_budget(), 600, 1_000, 2_000, 3_000, 6_016, 10_000, 20_000, 100_000]
 # a plan as the search gives one (search.config): shapes in order, each from a size up
@@ -86,3 +86,44 @@ def test_narrow28_is_the_panels_narrow_full_resolution_net_at_3974() -> None:
     assert count_params(net) == 3974
     assert [c.out for c in net.convs] == [4, 4, 8, 8, 8, 8, 8, 8, 6]
     assert all(c.pad == 1 for c in net.convs) and sum(c.pool for c in net.convs) == 2
+
+
+def _draws(budget: int, n: int) -> list[tuple[dict, int]]:
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=budget))
+    out = []
+    for _ in range(n):
+        trial = study.ask()
+        params = suggest(trial)
+        out.append((params, count_params(decode(params, budget).net)))
+    return out
+
+
+@pytest.mark.parametrize(("src", "dst"), [(2_000, 8_000), (8_000, 8_000), (20_000, 8_000),
+                                          (20_000, 2_000), (600, 100_000)])
+def test_transfer_keeps_the_net_and_recipe_where_it_fits_else_its_shape_at_the_budget(
+        src: int, dst: int) -> None:
+    for params, n in _draws(src, 150):
+        p = transfer(params, n, src, dst)
+        assert suggest(optuna.trial.FixedTrial(p)) == p  # a complete point of the space
+        was, now = decode(params, src), decode(p, dst)
+        assert now.train == was.train  # its own recipe, always
+        if n <= dst:
+            assert now.net == was.net  # the very same net (also where src narrowed its shape)
+        else:
+            got = count_params(now.net)
+            assert got <= dst and [c.k for c in now.net.convs] == [c.k for c in was.net.convs]
+            # the widest of its shape that fits: one more step of width would not
+            assert p["size"] == 1.0 or got > 0.7 * dst
+
+
+def test_transfer_reads_draws_made_before_the_space_grew() -> None:
+    # a trial of an older space: categorical batch size, no separable / zoom / average keys
+    (params, n), = _draws(10_000, 1)
+    old = {k: v for k, v in params.items()
+           if not k.startswith("sep") and k not in ("scale", "ema", "ema_epochs", "log2_batch")}
+    old["batch_size"] = 64
+    p = transfer(old, n, 10_000, 10_000)
+    assert suggest(optuna.trial.FixedTrial(p)) == p
+    assert p["log2_batch"] == 6 and p["scale"] == 0.0 and p["ema"] is False
+    assert not any(p[k] for k in p if k.startswith("sep"))
+    assert decode(p, 10_000).train == decode(old, 10_000).train

@@ -1,0 +1,66 @@
+"""`search --warm-from STUDY`: a new study starts with what earlier studies' samplers found.
+
+The drawn members of each earlier study's validation front (its warm starts and references are
+left out: the new study has its own) are queued like warm starts, with their own recipes and
+never pruned: the same net where it fits the new budget, else its shape at the widest that fits
+(space.warmstart.transfer). A net that is the same as an earlier one in the queue (a warm start,
+or a member of another source) is queued once.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import optuna
+
+from search.config import SearchConfig
+from search.errors import UserError
+from search.results.pareto import front_trials
+from search.store.queued import is_start
+from search.store.study import existing_url, load_study, open_storage
+from space import count_params, decode, transfer, warm_starts
+from space.warmstart import label
+
+__all__ = ["queue_transfers", "transfers"]
+
+
+def _source(a: SearchConfig, name: str) -> optuna.Study:
+    if name == a.name:
+        raise UserError(f"--warm-from {name}: a study cannot start from itself")
+    url = existing_url(Path(a.study_dir), name, a.storage)
+    return load_study(open_storage(url, heartbeat=False), name)
+
+
+def transfers(a: SearchConfig) -> list[tuple[str, dict[str, Any]]]:
+    """(label, complete draw) per transferred net, smallest first; labels read e.g.
+    ``b20000#15@8.0k``: trial 15 of study b20000, at 8,000 params here."""
+    def key(p: dict[str, Any]) -> str:
+        return json.dumps(decode(p, a.budget).to_dict(), sort_keys=True)
+
+    seen = {key(p) for _, p in warm_starts(a.budget, a.warm_plan)} if a.warm_start else set()
+    out = []
+    for name in a.warm_from:
+        study = _source(a, name)
+        from_budget = (study.user_attrs.get("settings") or {}).get("budget")
+        if from_budget is None:
+            raise UserError(f"--warm-from {name}: the study records no budget (not made by "
+                            "nas-mnist search?)")
+        for t in front_trials(study):
+            if is_start(t) or not t.params:
+                continue
+            p = transfer(t.params, int(t.values[1]), int(from_budget), a.budget)
+            if (k := key(p)) in seen:
+                continue
+            seen.add(k)
+            n = count_params(decode(p, a.budget).net)
+            out.append((n, label(f"{name}#{t.number}", n), p))
+    return [(lab, p) for _, lab, p in sorted(out, key=lambda x: x[0])]
+
+
+def queue_transfers(study: optuna.Study, found: list[tuple[str, dict[str, Any]]]) -> list[str]:
+    """Enqueue `transfers(...)`'s nets as warm starts (trained to the end); returns the labels."""
+    for lab, params in found:
+        study.enqueue_trial(params, user_attrs={"warm_start": lab})
+    return [lab for lab, _ in found]
