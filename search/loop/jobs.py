@@ -203,7 +203,10 @@ def _supervise(a: SearchConfig, study: optuna.Study, url: str, plan: list[str], 
 
 
 def _start(a: SearchConfig, url: str, w: WorkerStats, threads: int, tmp: Path) -> subprocess.Popen:
-    spec = dataclasses.replace(a, device=w.device, storage=url, quiet=True).to_json()
+    # the parent has created the study and queued its transfers: a worker reads no earlier study
+    # (with storage=url it would look for them in this study's own SQLite file)
+    spec = dataclasses.replace(a, device=w.device, storage=url, quiet=True,
+                               warm_from=()).to_json()
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     env.setdefault("OMP_NUM_THREADS", str(threads))  # the user's explicit setting wins
     cmd = [sys.executable, "-m", "search.loop.jobs", "--stats", str(tmp / f"w{w.index}.json"),

@@ -9,7 +9,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from search.cli import build_parser
+from search.cli import build_parser, main
 from search.config import SearchConfig, default_storage
 from search.errors import UserError
 from search.loop.run import prepare_study, run_search
@@ -111,3 +111,18 @@ def test_a_new_study_trains_the_transferred_net_first_and_to_the_end(tmp_path: P
     # resuming does not queue it again
     study = run_search(SearchConfig(**{**a.__dict__, "n_trials": 2}), data=tiny_data)
     assert [t.user_attrs.get("warm_start") for t in study.get_trials()].count(lab) == 1
+
+
+@pytest.mark.slow
+def test_jobs_workers_run_the_transferred_nets(tmp_path: Path, mnist_root: Path,
+                                               capsys: pytest.CaptureFixture) -> None:
+    _source(tmp_path, "src", [99.0 + i / 100 for i in range(12)])
+    want = [lab for lab, _ in transfers(_cfg(tmp_path, "src", warm_start=False))][:2]
+    argv = ["search", "--budget", "8000", "--n-trials", "2", "--epochs", "1", "--train-subset",
+            "300", "--val-size", "300", "--data-dir", str(mnist_root), "--study-dir",
+            str(tmp_path), "--study", "new", "--quiet", "--device", "cpu", "--no-warm-start",
+            "--warm-from", "src", "--jobs", "2"]
+    assert main(argv) == 0, capsys.readouterr()
+    study = optuna.load_study(study_name="new", storage=default_storage(tmp_path, "new"))
+    done = sorted(study.get_trials(states=(TrialState.COMPLETE,)), key=lambda t: t.number)
+    assert [t.user_attrs["warm_start"] for t in done] == want
