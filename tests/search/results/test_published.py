@@ -28,6 +28,7 @@ NAME = "full3-b20000"  # README's run 3: the current defaults
 THIRTY = "cpu30-b10000"  # README's 30-minute CPU command with the current defaults
 # run 3's warm starts searched on for an hour under each pruner rule (mixed: two sampler seeds)
 RESUMED = ("full3-tpe-all", "full3-tpe-draws", "full3-tpe-mixed", "full3-tpe-mixed-s1")
+TRANSFER = "transfer-b8000"  # budget 8,000 started from the five studies above (--warm-from)
 
 
 def _copy(name: str, tmp_path: Path) -> Path:
@@ -80,7 +81,7 @@ def test_export_of_the_best_member_runs(published: Path, mnist_root: Path, tmp_p
     assert r.stdout.strip() == f"test accuracy: {best.user_attrs['test_acc']:.2f} %"
 
 
-@pytest.mark.parametrize("name", [FIRST, SECOND, NAME, THIRTY, *RESUMED])
+@pytest.mark.parametrize("name", [FIRST, SECOND, NAME, THIRTY, *RESUMED, TRANSFER])
 def test_every_stored_weight_file_loads_into_the_net_its_draws_decode_to(name: str,
                                                                          tmp_path: Path) -> None:
     study_dir = _copy(name, tmp_path)
@@ -98,3 +99,21 @@ def test_every_stored_weight_file_loads_into_the_net_its_draws_decode_to(name: s
         load_trial_weights(t, cand, store)  # strict load into build(cand.net); one-line errors
         loaded += 1
     assert loaded > 10  # every study completed more than 10 trials
+
+
+def test_each_transfer_is_the_net_and_recipe_of_its_source_trial() -> None:
+    """What `--warm-from` queued in the committed study: the source trial's recipe always, its
+    very net where it fitted 8,000 params, else the same layers narrower."""
+    study = _study(ROOT, TRANSFER)
+    moved = [t for t in study.trials if "#" in t.user_attrs.get("warm_start", "")]
+    assert len(moved) == 14
+    for t in moved:
+        name, rest = t.user_attrs["warm_start"].split("#")
+        src = _study(ROOT, name).trials[int(rest.split("@")[0])]
+        was, now = (Candidate.from_dict(x.user_attrs["config"]) for x in (src, t))
+        assert now.train == was.train
+        if src.user_attrs["params"] <= 8_000:
+            assert now.net == was.net
+        else:
+            assert [c.k for c in now.net.convs] == [c.k for c in was.net.convs]
+            assert t.user_attrs["params"] <= 8_000
