@@ -217,3 +217,15 @@ def test_resumed_runs_figures_agree_with_their_studies() -> None:
     for name in ("full3-tpe-draws", "full3-tpe-mixed"):
         assert all(v.dominates for v in _verdicts(name).values()), name
     assert _verdicts("full3-tpe-mixed-s1")["ref18448"].dominates  # "above ref18448"
+
+
+def test_transfer_runs_figures_agree_with_their_study() -> None:
+    text = " ".join(README.read_text().replace("**", "").split())
+    trials = _load("transfer-b8000").trials
+    for number in (16, 2):
+        a = trials[number].user_attrs
+        assert f"{a['params']:,} params at {a['test_mean']:.2f} ± {a['test_sd']:.2f} %" in text
+    label = trials[16].user_attrs["warm_start"]  # queued by --warm-from, not drawn
+    assert label.startswith("full3-tpe-mixed#23@") and "`full3-tpe-mixed`'s trial 23" in text
+    assert trials[16].user_attrs["test_mean"] >= 99.40  # "the course target again"
+    assert 99.50 - trials[16].user_attrs["test_mean"] == pytest.approx(0.04, abs=0.005)
