@@ -33,11 +33,24 @@ def _source(a: SearchConfig, name: str) -> optuna.Study:
     return load_study(open_storage(url, heartbeat=False), name)
 
 
+def _exists(a: SearchConfig) -> bool:
+    """Whether the study is there already (then it had its transfers), writing nothing: an
+    absent SQLite file is not created."""
+    if a.storage is None and not (Path(a.study_dir) / f"{a.name}.db").is_file():
+        return False
+    storage = open_storage(a.storage_url, heartbeat=False)
+    return a.name in {s.study_name for s in optuna.get_all_study_summaries(storage)}
+
+
 def transfers(a: SearchConfig) -> list[tuple[str, dict[str, Any]]]:
-    """(label, complete draw) per transferred net, smallest first; labels read e.g.
+    """(label, complete draw) per transferred net, smallest first, for a study not yet created
+    (none for one that exists: a resumed study reads no earlier study); labels read e.g.
     ``b20000#15@8.0k``: trial 15 of study b20000, at 8,000 params here."""
     def key(p: dict[str, Any]) -> str:
         return json.dumps(decode(p, a.budget).to_dict(), sort_keys=True)
+
+    if not a.warm_from or _exists(a):
+        return []
 
     seen = {key(p) for _, p in warm_starts(a.budget, a.warm_plan)} if a.warm_start else set()
     out = []

@@ -108,9 +108,11 @@ def test_a_new_study_trains_the_transferred_net_first_and_to_the_end(tmp_path: P
     first = min(study.get_trials(), key=lambda t: t.number)
     assert first.state == TrialState.COMPLETE and first.user_attrs["warm_start"] == lab
     assert first.params == p
-    # resuming does not queue it again
+    # resuming does not queue it again, nor read the earlier study (it may be gone)
+    (tmp_path / "src.db").unlink()
     study = run_search(SearchConfig(**{**a.__dict__, "n_trials": 2}), data=tiny_data)
     assert [t.user_attrs.get("warm_start") for t in study.get_trials()].count(lab) == 1
+    assert len(study.get_trials(states=(TrialState.COMPLETE,))) == 2
 
 
 @pytest.mark.slow
