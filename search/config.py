@@ -60,7 +60,7 @@ class SearchConfig:
     # minutes; the references are the yardstick (README, runs 1 and 2), not candidates.
     references: bool = False
     # Earlier studies (names in the same --study-dir or --storage) whose drawn front members a
-    # new study also starts with, own recipes, never pruned (search.loop.transfer)
+    # new study also starts with, own recipes, never pruned (search.loop.starts)
     warm_from: tuple[str, ...] = ()
     # where
     study_name: str | None = None  # default b<budget>

@@ -6,7 +6,7 @@ worker that finds the remaining trials running elsewhere waits for them (taking 
 worker dies) instead of starting extra ones.
 
 ``prepare_study`` validates everything and opens/creates the study (nothing is written before
-validation passes; a new study gets its warm starts and references queued); ``work`` is one
+validation passes; a new study gets what it starts with queued: loop.starts); ``work`` is one
 worker's loop; ``run_search`` is both plus the front. Worker processes of ``--jobs``: loop.jobs.
 """
 
@@ -31,8 +31,8 @@ from search.loop.interrupt import exit_status, leave_at_once, safe_interrupts
 from search.loop.objective import INTERRUPTED, Objective, StopRun, Surplus, stopped_by
 from search.loop.progress import EpochBar, StudyBar, trial_line
 from search.loop.pruner import ParetoPruner
+from search.loop.starts import queue_references, queue_transfers, queue_warm_starts, transfers
 from search.loop.summary import announce, finish, stopped_line
-from search.loop.transfer import queue_transfers, transfers
 from search.results.pareto import front_trials
 from search.store.faults import WriteFault, as_write_fault, writing
 from search.store.study import (
@@ -47,36 +47,14 @@ from search.store.study import (
 )
 from search.training.data import MnistData, load_mnist
 from search.training.device import resolve_device
-from space import REFERENCES, count_params, smallest_budget, warm_starts
+from space import smallest_budget
 
-__all__ = [
-    "load_data", "prepare_study", "queue_references", "queue_warm_starts",
-    "run_search", "validate", "work",
-]
+__all__ = ["load_data", "prepare_study", "run_search", "validate", "work"]
 
 MAX_FAILS_IN_A_ROW = 3  # trials; a systematic error should stop the run, not burn the budget
 MAX_POLL_S = 5  # seconds between looks at the study while waiting for other workers' trials
 # wraps (objective, epochs) to show the running trial: progress.EpochBar or progress.Relay
 Watch = Callable[[Objective, int], Callable[[optuna.Trial], tuple[float, int]]]
-
-
-def queue_warm_starts(study: optuna.Study, budget: int,
-                      plan: tuple[tuple[str, int], ...] = SearchConfig.warm_plan) -> list[str]:
-    """Queue proven shapes re-widthed to sizes up to `budget` with the fast recipe (points of the
-    space, so the sampler learns from them; labelled e.g. onepool@1.9k). Returns the labels."""
-    labels = []
-    for lab, params in warm_starts(budget, plan):
-        study.enqueue_trial(params, user_attrs={"warm_start": lab})
-        labels.append(lab)
-    return labels
-
-
-def queue_references(study: optuna.Study, budget: int) -> list[str]:
-    """Queue the exact reference nets that fit `budget`, each with its own recipe."""
-    names = [n for n, c in REFERENCES.items() if count_params(c.net) <= budget]
-    for n in names:
-        study.enqueue_trial({}, user_attrs={"reference": n})
-    return names
 
 
 def validate(a: SearchConfig) -> torch.device:

@@ -13,7 +13,7 @@ from search.cli import build_parser, main
 from search.config import SearchConfig, default_storage
 from search.errors import UserError
 from search.loop.run import prepare_study, run_search
-from search.loop.transfer import transfers
+from search.loop.starts import transfers
 from space import count_params, decode, suggest, warm_starts
 
 SRC_BUDGET = 20_000

@@ -17,7 +17,8 @@ from search.cli import build_parser
 from search.config import SearchConfig
 from search.loop.objective import Objective
 from search.loop.pruner import ParetoPruner
-from search.loop.run import queue_references, queue_warm_starts, run_search
+from search.loop.run import run_search
+from search.loop.starts import queue_references, queue_warm_starts
 from search.results.pareto import front_table
 from space import REFERENCES, Candidate, count_params, smallest_budget, warm_starts
 

@@ -1,4 +1,6 @@
-"""`search --warm-from STUDY`: a new study starts with what earlier studies' samplers found.
+"""What a new study starts with, queued before its sampler draws anything and trained to the end:
+the warm starts (space.warmstart), the exact reference nets that fit (``--references``), and with
+``--warm-from STUDY`` what earlier studies' samplers found.
 
 The drawn members of each earlier study's validation front (its warm starts and references are
 left out: the new study has its own) are queued like warm starts, with their own recipes and
@@ -20,10 +22,29 @@ from search.errors import UserError
 from search.results.pareto import front_trials
 from search.store.queued import is_start
 from search.store.study import existing_url, load_study, open_storage
-from space import count_params, decode, transfer, warm_starts
+from space import REFERENCES, count_params, decode, transfer, warm_starts
 from space.warmstart import label
 
-__all__ = ["queue_transfers", "transfers"]
+__all__ = ["queue_references", "queue_transfers", "queue_warm_starts", "transfers"]
+
+
+def queue_warm_starts(study: optuna.Study, budget: int,
+                      plan: tuple[tuple[str, int], ...] = SearchConfig.warm_plan) -> list[str]:
+    """Queue proven shapes re-widthed to sizes up to `budget` with the fast recipe (points of the
+    space, so the sampler learns from them; labelled e.g. onepool@1.9k). Returns the labels."""
+    labels = []
+    for lab, params in warm_starts(budget, plan):
+        study.enqueue_trial(params, user_attrs={"warm_start": lab})
+        labels.append(lab)
+    return labels
+
+
+def queue_references(study: optuna.Study, budget: int) -> list[str]:
+    """Queue the exact reference nets that fit `budget`, each with its own recipe."""
+    names = [n for n, c in REFERENCES.items() if count_params(c.net) <= budget]
+    for n in names:
+        study.enqueue_trial({}, user_attrs={"reference": n})
+    return names
 
 
 def _source(a: SearchConfig, name: str) -> optuna.Study:
@@ -51,7 +72,6 @@ def transfers(a: SearchConfig) -> list[tuple[str, dict[str, Any]]]:
 
     if not a.warm_from or _exists(a):
         return []
-
     seen = {key(p) for _, p in warm_starts(a.budget, a.warm_plan)} if a.warm_start else set()
     out = []
     for name in a.warm_from:
