@@ -70,6 +70,10 @@ class SearchConfig:
     device: str = "auto"  # auto, cpu, cuda or cuda:N
     quiet: bool = False  # log lines instead of progress bars
 
+    def __post_init__(self) -> None:
+        # a list from argparse's append or from JSON: stored as a tuple, so configs compare equal
+        object.__setattr__(self, "warm_from", tuple(self.warm_from))
+
     @property
     def name(self) -> str:
         return self.study_name or f"b{self.budget}"
@@ -97,16 +101,10 @@ class SearchConfig:
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> SearchConfig:
         return cls(**{**d, "study_dir": Path(d["study_dir"]),
-                      "warm_plan": tuple((str(s), int(n)) for s, n in d["warm_plan"]),
-                      "warm_from": tuple(d.get("warm_from", ()))})
+                      "warm_plan": tuple((str(s), int(n)) for s, n in d["warm_plan"])})
 
     @classmethod
     def from_namespace(cls, ns: object) -> SearchConfig:
         """The fields an argparse namespace holds; the rest keep their defaults."""
         names = {f.name for f in dataclasses.fields(cls)}
-        got = {k: v for k, v in vars(ns).items() if k in names}
-        if got.get("warm_from") is not None:  # argparse's append gives a list
-            got["warm_from"] = tuple(got["warm_from"])
-        else:
-            got.pop("warm_from", None)
-        return cls(**got)
+        return cls(**{k: v for k, v in vars(ns).items() if k in names})

@@ -49,7 +49,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--references", action=argparse.BooleanOptionalAction, default=d.references,
                    help="start a new study with the exact reference networks that fit, each "
                    "with its own recipe, never pruned (default: no; they are the yardstick)")
-    p.add_argument("--warm-from", action="append", metavar="STUDY",
+    p.add_argument("--warm-from", action="append", default=[], metavar="STUDY",
                    help="start a new study also with the nets an earlier study's sampler put on "
                    "its front (same --study-dir or --storage), own recipes, re-widthed to the "
                    "budget where larger; repeat for several studies")

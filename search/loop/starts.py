@@ -21,7 +21,7 @@ from search.config import SearchConfig
 from search.errors import UserError
 from search.results.pareto import front_trials
 from search.store.queued import is_start
-from search.store.study import existing_url, load_study, open_storage
+from search.store.study import open_existing, open_storage
 from space import REFERENCES, count_params, decode, transfer, warm_starts
 from space.warmstart import label
 
@@ -50,8 +50,7 @@ def queue_references(study: optuna.Study, budget: int) -> list[str]:
 def _source(a: SearchConfig, name: str) -> optuna.Study:
     if name == a.name:
         raise UserError(f"--warm-from {name}: a study cannot start from itself")
-    url = existing_url(Path(a.study_dir), name, a.storage)
-    return load_study(open_storage(url, heartbeat=False), name)
+    return open_existing(name, a.storage, Path(a.study_dir))[0]
 
 
 def _exists(a: SearchConfig) -> bool:
