@@ -62,6 +62,9 @@ class SearchConfig:
     # Earlier studies (names in the same --study-dir or --storage) whose drawn front members a
     # new study also starts with, own recipes, never pruned (search.loop.starts)
     warm_from: tuple[str, ...] = ()
+    # "STUDY#N": every trial trains trial N's net of an earlier study (re-widthed to the budget
+    # where larger) and the sampler draws only the recipe; the one start is N's own recipe
+    net_from: str | None = None
     # where
     study_name: str | None = None  # default b<budget>
     study_dir: Path = Path("studies")  # SQLite studies and their outputs

@@ -6,12 +6,21 @@ from space.config import Conv, Head, NetConfig
 from space.params import ConfigError, count_macs, count_params, spatial_sizes, validate
 from space.recipe import BOUNDS, TrainConfig
 from space.references import REFERENCES, REPORTED, reference
-from space.sampler import BudgetError, decode, sample, size_for, smallest_budget, suggest
+from space.sampler import (
+    RECIPE_KEYS,
+    BudgetError,
+    decode,
+    net_params,
+    sample,
+    size_for,
+    smallest_budget,
+    suggest,
+)
 from space.warmstart import transfer, warm_starts
 
 __all__ = [
-    "BOUNDS", "REFERENCES", "REPORTED", "BudgetError", "Candidate", "ConfigError", "Conv", "Head",
-    "Net", "NetConfig", "TrainConfig", "build", "count_macs", "count_params", "decode", "describe",
-    "load_candidate", "reference", "sample", "size_for", "smallest_budget", "spatial_sizes",
-    "suggest", "transfer", "validate", "warm_starts",
+    "BOUNDS", "RECIPE_KEYS", "REFERENCES", "REPORTED", "BudgetError", "Candidate", "ConfigError",
+    "Conv", "Head", "Net", "NetConfig", "TrainConfig", "build", "count_macs", "count_params",
+    "decode", "describe", "load_candidate", "net_params", "reference", "sample", "size_for",
+    "smallest_budget", "spatial_sizes", "suggest", "transfer", "validate", "warm_starts",
 ]

@@ -25,8 +25,8 @@ from space.params import count_params
 from space.recipe import BOUNDS, TrainConfig
 
 __all__ = [
-    "BudgetError", "Topology", "decode", "fitting_topology", "sample", "size_for",
-    "smallest_budget", "suggest",
+    "RECIPE_KEYS", "BudgetError", "Topology", "decode", "fitting_topology", "net_params", "sample",
+    "size_for", "smallest_budget", "suggest",
 ]
 
 W_MIN = BOUNDS["min_width"]
@@ -87,6 +87,19 @@ def suggest(trial: TrialLike) -> dict[str, Any]:
     if p["ema"]:
         p["ema_epochs"] = trial.suggest_float("ema_epochs", *b["ema_epochs"], log=True)
     return p
+
+
+# the draws that decide how a net is trained (TrainConfig); every other draw decides the net
+RECIPE_KEYS = frozenset({
+    "optimizer", "lr_sgd", "lr_adamw", "wd_sgd", "wd_adamw", "schedule", "log2_batch",
+    "batch_size", "rotate", "translate", "scale", "label_smoothing", "ema", "ema_epochs",
+})
+
+
+def net_params(params: dict[str, Any]) -> dict[str, Any]:
+    """The draws of `params` that decide the net (all but RECIPE_KEYS): fixing them fixes the net
+    at a given budget, whatever recipe is drawn around it."""
+    return {k: v for k, v in params.items() if k not in RECIPE_KEYS}
 
 
 def _batch_size(params: dict[str, Any]) -> int:

@@ -53,6 +53,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="start a new study also with the nets an earlier study's sampler put on "
                    "its front (same --study-dir or --storage), own recipes, re-widthed to the "
                    "budget where larger; repeat for several studies")
+    p.add_argument("--net-from", metavar="STUDY#TRIAL",
+                   help="search the recipe of one net: every trial trains trial TRIAL's net of "
+                   "an earlier study (re-widthed to the budget where larger), the sampler draws "
+                   "the recipe; the study starts with that trial's own recipe, no warm starts")
     p.add_argument("--sampler", choices=SAMPLERS, default=d.sampler,
                    help=f"how trials are drawn (default {d.sampler}; random: plain random search)")
     p.add_argument("--no-prune", dest="prune", action="store_false", help="train every trial fully")

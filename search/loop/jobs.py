@@ -203,10 +203,10 @@ def _supervise(a: SearchConfig, study: optuna.Study, url: str, plan: list[str], 
 
 
 def _start(a: SearchConfig, url: str, w: WorkerStats, threads: int, tmp: Path) -> subprocess.Popen:
-    # the parent has created the study and queued its transfers: a worker reads no earlier study
-    # (with storage=url it would look for them in this study's own SQLite file)
+    # the parent has created the study and queued its transfers (and stored a --net-from net):
+    # a worker reads no earlier study (with storage=url it would look in this study's own file)
     spec = dataclasses.replace(a, device=w.device, storage=url, quiet=True,
-                               warm_from=()).to_json()
+                               warm_from=(), net_from=None).to_json()
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     env.setdefault("OMP_NUM_THREADS", str(threads))  # the user's explicit setting wins
     cmd = [sys.executable, "-m", "search.loop.jobs", "--stats", str(tmp / f"w{w.index}.json"),

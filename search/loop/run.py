@@ -31,7 +31,14 @@ from search.loop.interrupt import exit_status, leave_at_once, safe_interrupts
 from search.loop.objective import INTERRUPTED, Objective, StopRun, Surplus, stopped_by
 from search.loop.progress import EpochBar, StudyBar, trial_line
 from search.loop.pruner import ParetoPruner
-from search.loop.starts import queue_references, queue_transfers, queue_warm_starts, transfers
+from search.loop.starts import (
+    fixed_net,
+    queue_fixed_net,
+    queue_references,
+    queue_transfers,
+    queue_warm_starts,
+    transfers,
+)
 from search.loop.summary import announce, finish, stopped_line
 from search.results.pareto import front_trials
 from search.store.faults import WriteFault, as_write_fault, writing
@@ -74,6 +81,9 @@ def validate(a: SearchConfig) -> torch.device:
         raise UserError(f"--train-subset must be >= 1, got {a.train_subset}")
     if a.timeout is not None and not a.timeout > 0:
         raise UserError(f"--timeout must be > 0 seconds, got {a.timeout}")
+    if a.net_from is not None and (a.warm_from or a.references):
+        raise UserError("--net-from searches the recipe of one net: use it without --warm-from "
+                        "and --references")
     check_study_name(a.name)
     device = resolve_device(a.device)
     check_writable(Path(a.study_dir))
@@ -95,10 +105,13 @@ def prepare_study(a: SearchConfig, data: MnistData | None = None) -> optuna.Stud
     if data is None:
         load_data(a, torch.device("cpu"))
     found = transfers(a)  # the earlier studies exist and are read before anything is written
+    net = fixed_net(a)
     storage = open_storage(a.storage_url)
 
     def on_create(study: optuna.Study) -> None:  # warm starts first: small nets, a front soon
-        if a.warm_start:
+        if net is not None:  # one net, its own recipe first: nothing else to start with
+            queue_fixed_net(study, net)
+        elif a.warm_start:
             queue_warm_starts(study, a.budget, a.warm_plan)
         queue_transfers(study, found)
         if a.references:

@@ -7,6 +7,10 @@ left out: the new study has its own) are queued like warm starts, with their own
 never pruned: the same net where it fits the new budget, else its shape at the widest that fits
 (space.warmstart.transfer). A net that is the same as an earlier one in the queue (a warm start,
 or a member of another source) is queued once.
+
+With ``--net-from STUDY#N`` the study searches one net's recipe: its one start is trial N's net
+with its own recipe, and the net's draws are stored on the study (store.study.FIXED_NET), which
+fixes them in every later trial of every run and worker.
 """
 
 from __future__ import annotations
@@ -21,11 +25,14 @@ from search.config import SearchConfig
 from search.errors import UserError
 from search.results.pareto import front_trials
 from search.store.queued import is_start
-from search.store.study import open_existing, open_storage
-from space import REFERENCES, count_params, decode, transfer, warm_starts
+from search.store.study import FIXED_NET, open_existing, open_storage
+from space import REFERENCES, count_params, decode, net_params, transfer, warm_starts
 from space.warmstart import label
 
-__all__ = ["queue_references", "queue_transfers", "queue_warm_starts", "transfers"]
+__all__ = [
+    "fixed_net", "queue_fixed_net", "queue_references", "queue_transfers", "queue_warm_starts",
+    "transfers",
+]
 
 
 def queue_warm_starts(study: optuna.Study, budget: int,
@@ -47,10 +54,18 @@ def queue_references(study: optuna.Study, budget: int) -> list[str]:
     return names
 
 
-def _source(a: SearchConfig, name: str) -> optuna.Study:
+def _source(a: SearchConfig, name: str, flag: str = "--warm-from") -> optuna.Study:
     if name == a.name:
-        raise UserError(f"--warm-from {name}: a study cannot start from itself")
+        raise UserError(f"{flag} {name}: a study cannot start from itself")
     return open_existing(name, a.storage, Path(a.study_dir))[0]
+
+
+def _from_budget(study: optuna.Study, flag: str) -> int:
+    budget = (study.user_attrs.get("settings") or {}).get("budget")
+    if budget is None:
+        raise UserError(f"{flag} {study.study_name}: the study records no budget (not made by "
+                        "nas-mnist search?)")
+    return int(budget)
 
 
 def _exists(a: SearchConfig) -> bool:
@@ -75,14 +90,11 @@ def transfers(a: SearchConfig) -> list[tuple[str, dict[str, Any]]]:
     out = []
     for name in a.warm_from:
         study = _source(a, name)
-        from_budget = (study.user_attrs.get("settings") or {}).get("budget")
-        if from_budget is None:
-            raise UserError(f"--warm-from {name}: the study records no budget (not made by "
-                            "nas-mnist search?)")
+        from_budget = _from_budget(study, "--warm-from")
         for t in front_trials(study):
             if is_start(t) or not t.params:
                 continue
-            p = transfer(t.params, int(t.values[1]), int(from_budget), a.budget)
+            p = transfer(t.params, int(t.values[1]), from_budget, a.budget)
             if (k := key(p)) in seen:
                 continue
             seen.add(k)
@@ -96,3 +108,30 @@ def queue_transfers(study: optuna.Study, found: list[tuple[str, dict[str, Any]]]
     for lab, params in found:
         study.enqueue_trial(params, user_attrs={"warm_start": lab})
     return [lab for lab, _ in found]
+
+
+def fixed_net(a: SearchConfig) -> tuple[str, dict[str, Any]] | None:
+    """(label, complete draw) of ``--net-from STUDY#N`` for a study not yet created: trial N's
+    net (re-widthed to the budget where larger) with its own recipe; None otherwise."""
+    if a.net_from is None or _exists(a):
+        return None
+    name, _, num = a.net_from.rpartition("#")
+    if not name or not num.isdigit():
+        raise UserError(f"--net-from {a.net_from}: write STUDY#TRIAL, e.g. b20000#16")
+    study = _source(a, name, "--net-from")
+    t = next((t for t in study.get_trials(deepcopy=False) if t.number == int(num)), None)
+    if t is None or t.state != optuna.trial.TrialState.COMPLETE:
+        raise UserError(f"--net-from {a.net_from}: study {name!r} has no complete trial {num}")
+    if not t.params:
+        raise UserError(f"--net-from {a.net_from}: trial {num} is a reference net, not a draw "
+                        "of the space")
+    p = transfer(t.params, int(t.values[1]), _from_budget(study, "--net-from"), a.budget)
+    return label(a.net_from, count_params(decode(p, a.budget).net)), p
+
+
+def queue_fixed_net(study: optuna.Study, found: tuple[str, dict[str, Any]]) -> str:
+    """Store the net's draws on the study (fixed from now on) and queue it with its own recipe."""
+    lab, params = found
+    study.set_user_attr(FIXED_NET, {"source": lab, "params": net_params(params)})
+    study.enqueue_trial(params, user_attrs={"warm_start": lab})
+    return lab

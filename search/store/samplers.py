@@ -14,7 +14,7 @@ from optuna.trial import FrozenTrial, TrialState
 from search.config import SAMPLERS, SearchConfig
 from search.errors import UserError
 
-__all__ = ["SIZE_PARAM", "make_sampler", "stratified"]
+__all__ = ["SIZE_PARAM", "make_sampler", "stratified", "with_fixed"]
 
 
 class _TrialSeededTPE(optuna.samplers.TPESampler):
@@ -127,3 +127,12 @@ def make_sampler(seed: int, kind: str = SearchConfig.sampler,
             raise UserError(f"unknown sampler {kind!r}: use {' or '.join(SAMPLERS)}")
         return _TrialSeededTPE(seed, multivariate=True, group=True, constant_liar=True,
                                n_startup_trials=startup_trials)
+
+
+def with_fixed(sampler: optuna.samplers.BaseSampler,
+               params: dict[str, Any]) -> optuna.samplers.BaseSampler:
+    """`sampler` with `params` fixed (Optuna's PartialFixedSampler): every trial suggests these
+    values; the sampler draws the rest, modelling only what varies."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.samplers.PartialFixedSampler(params, sampler)

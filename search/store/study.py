@@ -34,10 +34,11 @@ from search.store.heartbeat import (
 )
 from search.store.immediate import begin_immediate
 from search.store.init_lock import folder_lock, pg_init_lock
-from search.store.samplers import make_sampler
+from search.store.samplers import make_sampler, with_fixed
 
 __all__ = [
     "FINISHED",
+    "FIXED_NET",
     "StudyPaths",
     "check_study_name",
     "check_writable",
@@ -57,6 +58,8 @@ __all__ = [
 PG_CONNECT_TIMEOUT_S = 10  # an unreachable PostgreSQL host is an error, not a hang
 DIRECTIONS = ("maximize", "minimize")  # (validation accuracy %, parameter count)
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)  # what counts towards --n-trials
+# study user attr of a `search --net-from` study: {"source": "STUDY#N", "params": the net's draws}
+FIXED_NET = "fixed_net"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _SCHEMES = "use sqlite:///FILE, postgresql://USER@HOST/DB or journal:///FILE"
 
@@ -213,6 +216,9 @@ def open_study(
             raise UserError(f"study {name!r} was created with " + ", ".join(diff))
     if created and on_create is not None:
         on_create(study)
+    fixed = study.user_attrs.get(FIXED_NET)  # search --net-from: the study's own, for every run
+    if fixed:
+        study.sampler = with_fixed(study.sampler, fixed["params"])
     return study
 
 

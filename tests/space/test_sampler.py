@@ -15,11 +15,13 @@ from torch import nn
 
 from space import (
     BOUNDS,
+    RECIPE_KEYS,
     BudgetError,
     Candidate,
     build,
     count_params,
     decode,
+    net_params,
     sample,
     smallest_budget,
     spatial_sizes,
@@ -296,3 +298,13 @@ def test_draws_made_before_the_recipe_grew_decode_as_they_trained():
     t = decode(old, 10_000).train
     assert (t.batch_size, t.scale, t.ema_epochs) == (128, 0.0, 0.0)
     assert decode(old, 10_000).net == decode(p, 10_000).net
+
+
+@pytest.mark.parametrize("budget", [2000, 10_000])
+def test_net_params_fix_the_net_whatever_recipe_is_drawn(draws, budget):
+    ds = [p for p, _ in draws(budget)]
+    for p, q in zip(ds, ds[1:] + ds[:1], strict=True):  # q: another draw's recipe
+        mixed = {**net_params(p), **{k: v for k, v in q.items() if k in RECIPE_KEYS}}
+        assert decode(mixed, budget).net == decode(p, budget).net
+        assert decode(mixed, budget).train == decode(q, budget).train
+    assert set().union(*ds) - RECIPE_KEYS == set().union(*(net_params(p) for p in ds))
