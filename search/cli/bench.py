@@ -12,7 +12,6 @@ import dataclasses
 import json
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from search.bench.plans import (
     ARMS,
@@ -28,9 +27,12 @@ from search.bench.plans import (
 from search.cli.common import (
     DATA_HELP,
     add_device_arg,
+    comma_words,
+    knob_value,
     non_negative_int,
     positive_float,
     positive_int,
+    whole_numbers,
 )
 from search.config import SearchConfig
 from search.errors import UserError
@@ -91,7 +93,7 @@ def _speed(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--rounds", type=positive_int, default=1,
                    help="times each speed runs, in turn (default 1)")
     g.add_argument("--nets", help="comma-separated panel nets (default: the plan's)")
-    g.add_argument("--batches", type=_whole_numbers,
+    g.add_argument("--batches", type=whole_numbers,
                    help="comma-separated batch sizes (default: the plan's)")
     g.add_argument("--profile", metavar="NET", help="instead: torch.profiler's table of one "
                    "epoch of NET at --batch with the first --speeds")
@@ -99,9 +101,9 @@ def _speed(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--out", type=Path, help="also write panel.csv (every measurement) and "
                    "panel.txt (the table) there")
     o = p.add_argument_group("--only train / search")
-    o.add_argument("--jobs", type=_whole_numbers, help="comma-separated counts of concurrent "
+    o.add_argument("--jobs", type=whole_numbers, help="comma-separated counts of concurrent "
                    f"trials compared with 1 (default {cpu.jobs} on CPU, {cuda.jobs} on CUDA)")
-    o.add_argument("--threads", type=_whole_numbers,
+    o.add_argument("--threads", type=whole_numbers,
                    help="comma-separated torch CPU thread counts to measure the "
                    "training loops at, e.g. 1,2 (default: torch's current setting)")
     o.add_argument("--storage", choices=("sqlite", "journal"), default="sqlite",
@@ -147,7 +149,7 @@ def _front(sub: argparse._SubParsersAction) -> None:
                    help="train on the first N training images only (default all 50,000)")
     p.add_argument("--val-size", type=positive_int,
                    help=f"validation images (default {FULL.val_size})")
-    p.add_argument("--arms", type=_arms, default=DEFAULT_ARMS, metavar="X,Y,...",
+    p.add_argument("--arms", type=comma_words, default=DEFAULT_ARMS, metavar="X,Y,...",
                    help="the arms, in the order each seed runs them (default "
                    f"{','.join(DEFAULT_ARMS)}): "
                    + "; ".join(f"{k} {v}" for k, v in ARMS.items())
@@ -179,11 +181,12 @@ def _shapes(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data-dir", help=DATA_HELP)
     p.add_argument("--shape", default="onepool", help="a key of space.warmstart.SHAPES "
                    "(default onepool)")
-    p.add_argument("--sizes", type=_whole_numbers, default=[900, 2200, 4500, 9400],
+    p.add_argument("--sizes", type=whole_numbers, default=[900, 2200, 4500, 9400],
                    help="comma-separated params (default 900,2200,4500,9400)")
     _run_args(p)
     p.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
-    p.add_argument("--set", action="append", default=[], type=_override, metavar="KNOB=VALUE",
+    p.add_argument("--set", action="append", default=[], type=knob_value,
+                   metavar="KNOB=VALUE",
                    help="override a sampler draw, e.g. rotate=0 (repeatable)")
     p.set_defaults(func=_run_shapes)
 
@@ -211,41 +214,6 @@ def _run_args(p: argparse.ArgumentParser) -> None:
                    help="train on the first N training images only (default all 50,000)")
     p.add_argument("--val-size", type=positive_int, default=SearchConfig.val_size,
                    help=f"validation images (default {SearchConfig.val_size})")
-
-
-def _arms(s: str) -> tuple[str, ...]:
-    """'a,c,d' -> ('a', 'c', 'd'); which arms can run together: search.bench.front.check_arms."""
-    return tuple(x.strip() for x in s.split(",") if x.strip())
-
-
-def _whole_numbers(s: str) -> list[int]:
-    try:
-        out = [int(x) for x in s.split(",") if x.strip()]
-    except ValueError:
-        out = []
-    if not out or min(out) < 1:
-        raise argparse.ArgumentTypeError(f"expected positive whole numbers like 1,2, got {s!r}")
-    return out
-
-
-def _value(s: str) -> Any:
-    """'0.05' -> 0.05, '3' -> 3, 'true' -> True, anything else stays a string."""
-    low = s.lower()
-    if low in ("true", "false"):
-        return low == "true"
-    for cast in (int, float):
-        try:
-            return cast(s)
-        except ValueError:
-            pass
-    return s
-
-
-def _override(s: str) -> tuple[str, Any]:
-    knob, eq, value = s.partition("=")
-    if not eq or not knob:
-        raise argparse.ArgumentTypeError(f"expected KNOB=VALUE, got {s!r}")
-    return knob, _value(value)
 
 
 def _plan(args: argparse.Namespace) -> FrontPlan:

@@ -11,8 +11,8 @@ from typing import Any, NoReturn
 from search.config import SearchConfig
 
 __all__ = ["DATA_HELP", "DEFAULT_RESEED", "PROG", "OneLineParser", "add_device_arg",
-           "add_evaluate_args", "add_study_args", "non_negative_int", "positive_float",
-           "positive_int"]
+           "add_evaluate_args", "add_study_args", "comma_words", "knob_value", "non_negative_int",
+           "positive_float", "positive_int", "typed_value", "whole_numbers"]
 
 PROG = "nas-mnist"
 DEFAULT_RESEED = 3  # fresh-seed retrains per front member when --reseed is not given
@@ -92,3 +92,39 @@ def add_evaluate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--reseed", type=non_negative_int, metavar="K",
                    help="with --evaluate: also retrain each front member K times from fresh "
                    f"seeds on all 60k training images (default {DEFAULT_RESEED}; 0: off)")
+
+
+def comma_words(s: str) -> tuple[str, ...]:
+    """'a,c,d' -> ('a', 'c', 'd') (bench front --arms; which can run together:
+    search.bench.front.check_arms)."""
+    return tuple(x.strip() for x in s.split(",") if x.strip())
+
+
+def whole_numbers(s: str) -> list[int]:
+    try:
+        out = [int(x) for x in s.split(",") if x.strip()]
+    except ValueError:
+        out = []
+    if not out or min(out) < 1:
+        raise argparse.ArgumentTypeError(f"expected positive whole numbers like 1,2, got {s!r}")
+    return out
+
+
+def typed_value(s: str) -> Any:
+    """'0.05' -> 0.05, '3' -> 3, 'true' -> True, anything else stays a string."""
+    low = s.lower()
+    if low in ("true", "false"):
+        return low == "true"
+    for cast in (int, float):
+        try:
+            return cast(s)
+        except ValueError:
+            pass
+    return s
+
+
+def knob_value(s: str) -> tuple[str, Any]:
+    knob, eq, value = s.partition("=")
+    if not eq or not knob:
+        raise argparse.ArgumentTypeError(f"expected KNOB=VALUE, got {s!r}")
+    return knob, typed_value(value)

@@ -7,7 +7,8 @@ import pytest
 
 from search.bench.plans import FULL, QUICK
 from search.cli import build_parser, main
-from search.cli.bench import SUBCOMMANDS, _value
+from search.cli.bench import SUBCOMMANDS
+from search.cli.common import typed_value
 
 
 @pytest.mark.parametrize("argv, new", [
@@ -70,6 +71,7 @@ def test_score_takes_folders_and_plan_flags_only() -> None:
 
 
 def test_set_values_are_typed() -> None:
-    assert (_value("3"), _value("0.05"), _value("true"), _value("sgd")) == (3, 0.05, True, "sgd")
+    got = (typed_value("3"), typed_value("0.05"), typed_value("true"), typed_value("sgd"))
+    assert got == (3, 0.05, True, "sgd")
     ns = build_parser().parse_args(["bench", "shapes", "--set", "rotate=0", "--set", "head=gap"])
     assert ns.set == [("rotate", 0), ("head", "gap")]
