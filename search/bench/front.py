@@ -37,6 +37,7 @@ import pandas as pd
 from optuna.trial import FrozenTrial, TrialState
 
 from search.bench.against import resolve_rev, search_at, worktree
+from search.bench.front_plot import plot_curves
 from search.bench.moasha_space import require_syne_tune
 from search.bench.plans import ARMS, DEFAULT_ARMS, FrontPlan
 from search.config import SearchConfig
@@ -49,7 +50,7 @@ from search.training.data import MnistData, load_mnist
 from search.training.device import resolve_device
 
 __all__ = ["ARMS", "DEFAULT_ARMS", "PEERS", "FrontResult", "arm_args", "check_arms",
-           "format_front", "hv_curve", "plot_curves", "run_front", "run_stats",
+           "format_front", "hv_curve", "run_front", "run_stats",
            "summarize", "time_to_reach", "write_result"]
 
 PEERS = {"c": False, "d": True}  # the MOASHA arms (search.bench.moasha), by: warm starts first
@@ -254,38 +255,6 @@ def write_result(runs: pd.DataFrame, curves: list[pd.DataFrame], plan: FrontPlan
     targets = dict(zip(summary["arm"], summary["hv_log mean"], strict=True))
     plot_curves(cdf, plan, {x: v for x, v in targets.items() if x != "a"}, files[2], arms)
     return FrontResult(runs, summary, cdf, files, plan)
-
-
-def plot_curves(curves: pd.DataFrame, plan: FrontPlan, targets: dict[str, float], path: Path,
-          arms: dict[str, str]) -> None:
-    """HV against minutes per run, and a dotted line at each arm of `targets`' final mean."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    colours = {"a": "tab:blue", "b": "tab:orange", "c": "tab:green", "d": "tab:red"}
-    fig = Figure(figsize=(7.5, 4.5), dpi=120)
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    labelled: set[str] = set()
-    for (arm, _), g in curves.groupby(["arm", "seed"]):
-        x, y = list(g["minutes"]), list(g["hv_log"])
-        if x[-1] < plan.minutes:  # hold the last value to the end of the budget
-            x, y = [*x, plan.minutes], [*y, y[-1]]
-        label = None if arm in labelled else f"{arm}: {arms[arm]}"
-        labelled.add(arm)
-        ax.step(x, y, where="post", color=colours[arm], alpha=0.85, label=label)
-    ax.axvline(plan.minutes, color="grey", ls="--", lw=1, label="budget per run")
-    for x, target in targets.items():
-        ax.axhline(target, color=colours[x], ls=":", lw=1, label=f"{x}'s final mean")
-    ax.set_xlabel("minutes since the study's first trial started")
-    ax.set_ylabel(f"validation front HV (pp above {plan.ref_acc:g} % x decades of params)")
-    seeds = f"{plan.seeds} seed{'s' if plan.seeds != 1 else ''}"
-    ax.set_title(f"budget {plan.budget:,} params, {plan.epochs} epochs, {seeds}, "
-                 f"{plan.jobs} worker(s)", fontsize=10)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="best")
-    fig.tight_layout()
-    fig.savefig(path, format="png")
 
 
 def _duration(minutes: float) -> str:
