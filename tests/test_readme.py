@@ -229,3 +229,19 @@ def test_transfer_runs_figures_agree_with_their_study() -> None:
     assert label.startswith("full3-tpe-mixed#23@") and "`full3-tpe-mixed`'s trial 23" in text
     assert trials[16].user_attrs["test_mean"] >= 99.40  # "the course target again"
     assert 99.50 - trials[16].user_attrs["test_mean"] == pytest.approx(0.04, abs=0.005)
+
+
+def test_recipe_runs_figures_agree_with_their_study() -> None:
+    text = " ".join(README.read_text().replace("**", "").split())
+    study = _load("recipe-b8000")
+    top = max(t.values[0] for t in study.trials)
+    best = sorted((t for t in study.trials if t.values[0] == top),
+                  key=lambda t: -t.user_attrs["test_mean"])  # the front: tied on validation
+    drawn = [t for t in study.trials if "warm_start" not in t.user_attrs]
+    assert f"--net-from`, {len(drawn)} recipes" in text
+    figs = " and ".join(f"{t.user_attrs['test_mean']:.2f} ± {t.user_attrs['test_sd']:.2f}"
+                        for t in best)
+    assert f"{figs} % on test for the two best on validation (tied at {top:.2f} %)" in text
+    # "nothing better than the recipe it came with": below the source's own 3-seed figure
+    source = _load("transfer-b8000").trials[16].user_attrs["test_mean"]
+    assert all(t.user_attrs["test_mean"] < source for t in best)
