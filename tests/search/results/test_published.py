@@ -29,7 +29,7 @@ THIRTY = "cpu30-b10000"  # README's 30-minute CPU command with the current defau
 # run 3's warm starts searched on for an hour under each pruner rule (mixed: two sampler seeds)
 RESUMED = ("full3-tpe-all", "full3-tpe-draws", "full3-tpe-mixed", "full3-tpe-mixed-s1")
 TRANSFER = "transfer-b8000"  # budget 8,000 started from the five studies above (--warm-from)
-RECIPE = "recipe-b8000"  # transfer-b8000 trial 16's net, its recipe searched (--net-from)
+RECIPES = {"recipe-b8000": 16, "recipe-b4000": 2}  # --net-from transfer-b8000#N: recipe searched
 
 
 def _copy(name: str, tmp_path: Path) -> Path:
@@ -82,7 +82,7 @@ def test_export_of_the_best_member_runs(published: Path, mnist_root: Path, tmp_p
     assert r.stdout.strip() == f"test accuracy: {best.user_attrs['test_acc']:.2f} %"
 
 
-@pytest.mark.parametrize("name", [FIRST, SECOND, NAME, THIRTY, *RESUMED, TRANSFER, RECIPE])
+@pytest.mark.parametrize("name", [FIRST, SECOND, NAME, THIRTY, *RESUMED, TRANSFER, *RECIPES])
 def test_every_stored_weight_file_loads_into_the_net_its_draws_decode_to(name: str,
                                                                          tmp_path: Path) -> None:
     study_dir = _copy(name, tmp_path)
@@ -120,13 +120,14 @@ def test_each_transfer_is_the_net_and_recipe_of_its_source_trial() -> None:
             assert t.user_attrs["params"] <= 8_000
 
 
-def test_the_recipe_study_trains_its_source_net_in_every_trial() -> None:
-    """What `--net-from` made of the committed study: transfer-b8000's trial 16's net in every
-    trial, its own recipe first, then a new recipe in each."""
-    study = _study(ROOT, RECIPE)
-    src = Candidate.from_dict(_study(ROOT, TRANSFER).trials[16].user_attrs["config"])
+@pytest.mark.parametrize(("name", "number"), RECIPES.items())
+def test_the_recipe_study_trains_its_source_net_in_every_trial(name: str, number: int) -> None:
+    """What `--net-from` made of the committed study: the source trial's net in every trial,
+    its own recipe first, then a new recipe in each."""
+    study = _study(ROOT, name)
+    src = Candidate.from_dict(_study(ROOT, TRANSFER).trials[number].user_attrs["config"])
     cands = [Candidate.from_dict(t.user_attrs["config"]) for t in study.trials]
-    assert study.trials[0].user_attrs["warm_start"].startswith(f"{TRANSFER}#16@")
+    assert study.trials[0].user_attrs["warm_start"].startswith(f"{TRANSFER}#{number}@")
     assert cands[0] == src
     assert all(c.net == src.net for c in cands)
     assert len({c.train for c in cands}) == len(cands) > 10
