@@ -54,7 +54,7 @@ from search.store.study import (
 )
 from search.training.data import MnistData, load_mnist
 from search.training.device import resolve_device
-from space import smallest_budget
+from space import net_params, smallest_budget
 
 __all__ = ["load_data", "prepare_study", "run_search", "validate", "work"]
 
@@ -120,7 +120,7 @@ def prepare_study(a: SearchConfig, data: MnistData | None = None) -> optuna.Stud
     with writing(storage=storage):  # a full disk: one line naming the database
         return open_study(storage, a.name, seed=a.seed, settings=a.settings(),
                           sampler_kind=a.sampler, startup_trials=a.startup_trials,
-                          on_create=on_create)
+                          on_create=on_create, fixed=net and net_params(net[1]))
 
 
 def work(a: SearchConfig, study: optuna.Study, data: MnistData | None = None, *,

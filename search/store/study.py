@@ -187,11 +187,14 @@ def open_study(
     storage: optuna.storages.BaseStorage, name: str, *, seed: int, settings: dict[str, Any],
     sampler_kind: str = SearchConfig.sampler, startup_trials: int = SearchConfig.startup_trials,
     on_create: Callable[[optuna.Study], object] | None = None,
+    fixed: dict[str, Any] | None = None,
 ) -> optuna.Study:
     """Create or resume study `name`; `settings` must match what it was created with.
 
     `on_create(study)` runs only in the one process that created the study, even when several
     workers start at once (the storage lets exactly one creation succeed): enqueue trials there.
+    The draws a study stores under FIXED_NET are fixed in every trial; `fixed` stands in for them
+    while the creator, another process, has not stored them yet.
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
@@ -216,9 +219,9 @@ def open_study(
             raise UserError(f"study {name!r} was created with " + ", ".join(diff))
     if created and on_create is not None:
         on_create(study)
-    fixed = study.user_attrs.get(FIXED_NET)  # search --net-from: the study's own, for every run
+    fixed = (study.user_attrs.get(FIXED_NET) or {}).get("params", fixed)  # search --net-from
     if fixed:
-        study.sampler = with_fixed(study.sampler, fixed["params"])
+        study.sampler = with_fixed(study.sampler, fixed)
     return study
 
 

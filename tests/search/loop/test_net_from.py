@@ -12,7 +12,7 @@ from search.cli import build_parser, main
 from search.config import SearchConfig, default_storage
 from search.errors import UserError
 from search.loop.run import prepare_study
-from search.store.study import FIXED_NET
+from search.store.study import FIXED_NET, open_storage, open_study
 from space import count_params, decode, net_params, sample, suggest
 from space.sampler import fitting_topology
 
@@ -127,3 +127,18 @@ def test_jobs_workers_train_the_fixed_net(tmp_path: Path, mnist_root: Path,
     assert len(done) == 3
     assert len({decode(t.params, 8_000).net for t in done}) == 1
     assert len({decode(t.params, 8_000).train for t in done}) == 3
+
+
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage is supposed")  # study.ask() by hand
+def test_a_worker_that_starts_beside_the_creator_fixes_the_net_too(tmp_path: Path) -> None:
+    """Workers on several hosts started at once: one creates the study; another may open it
+    before the creator has stored the net, and must train that net all the same."""
+    src = _source(tmp_path)
+    p = src[_numbers(src)[0]].params
+    storage = open_storage(default_storage(tmp_path, "new"))
+    open_study(storage, "new", seed=0, settings={})  # the creator, not yet past on_create
+    study = open_study(storage, "new", seed=0, settings={}, fixed=net_params(p))
+    for _ in range(3):
+        trial = study.ask()
+        assert sample(trial, 8_000).net == decode(p, 8_000).net
+        study.tell(trial, [99.0, 1.0])
