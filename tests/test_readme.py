@@ -16,6 +16,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
+RESULTS = ROOT / "docs" / "results.md"  # where README's results are told study by study
 DOCS = [README, *sorted((ROOT / "docs").glob("*.md")), ROOT / "studies" / "results" / "README.md"]
 # the committed studies README's results come from (run 2, run 3), and run 1, whose study holds
 # the reference nets' own training logs (README's "reproduced" column)
@@ -165,6 +166,45 @@ def test_results_table_agrees_with_the_committed_studies() -> None:
         assert dominated == want, name
 
 
+def _chosen(study, cap: int) -> list:
+    """The study's most accurate nets on validation at or under `cap` params (ties kept), the
+    references left out: the nets it would choose there."""
+    done = [t for t in study.trials if t.state.name == "COMPLETE"
+            and not t.user_attrs.get("reference") and t.values[1] <= cap]
+    top = max((t.values[0] for t in done), default=None)
+    return [t for t in done if t.values[0] == top]
+
+
+def test_goals_table_agrees_with_the_committed_studies() -> None:
+    """Each goal's net is its study's choice on validation at that size, quoted with its 3-seed
+    test figures; no other committed study chose a net there that scored higher; the verdict
+    follows from the figures."""
+    text = README.read_text().split("## Results at a glance", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| ≥ ([\d.]+) % at ≤ ([\d,]+)[^|]*\| `([\w-]+)`, trial (\d+) \(([\d,]+)\) "
+                      r"\| ([\d.]+) ± ([\d.]+) \| (.+) \|$", text, flags=re.M)
+    assert len(rows) == 10, "one row per goal of issue 24 that a test score decides"
+    studies = {p.stem: _load(p.stem) for p in (ROOT / "studies" / "results").glob("*.db")}
+    for goal, cap, name, number, params, mean, sd, verdict in rows:
+        cap_n, want = int(cap.replace(",", "")), float(goal)
+        t = studies[name].trials[int(number)]
+        assert t in _chosen(studies[name], cap_n), (goal, cap)
+        assert t.values[1] == int(params.replace(",", ""))
+        a = t.user_attrs
+        assert (f"{a['test_mean']:.2f}", f"{a['test_sd']:.2f}") == (mean, sd), (goal, cap)
+        best = max(c.user_attrs.get("test_mean", 0) for s in studies.values()
+                   for c in _chosen(s, cap_n))
+        assert f"{best:.2f}" == mean, f"{goal} at {cap}: a study chose a net scoring {best:.2f}"
+        met = float(mean) >= want
+        assert verdict == ("**yes**" if met else f"no (\N{MINUS SIGN}{want - float(mean):.2f} pp)")
+
+
+def test_thirty_minute_figures_agree_with_their_study() -> None:
+    study = _load("cpu30-b10000")
+    figs = " / ".join(f"{_chosen(study, cap)[0].values[0]:.2f}" for cap in (2000, 5000, 10000))
+    text = " ".join(README.read_text().split())
+    assert text.count(f"{figs} % validation accuracy at up to 2,000 / 5,000 / 10,000") == 2, figs
+
+
 def test_readme_names_no_commit() -> None:
     text = re.sub(r"\]\(studies/results/README\.md[^)]*\)", "]()", README.read_text())
     hashes = re.findall(r"\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{7,40}\b", text)
@@ -207,7 +247,7 @@ def test_links_resolve(doc: Path) -> None:
 
 
 def test_resumed_runs_figures_agree_with_their_studies() -> None:
-    text = " ".join(README.read_text().replace("**", "").split())
+    text = " ".join(RESULTS.read_text().replace("**", "").split())
     for name, number in RESUMED.items():
         a = _load(name).trials[number].user_attrs
         assert not a.get("warm_start"), name  # drawn by TPE, not queued
@@ -220,7 +260,7 @@ def test_resumed_runs_figures_agree_with_their_studies() -> None:
 
 
 def test_transfer_runs_figures_agree_with_their_study() -> None:
-    text = " ".join(README.read_text().replace("**", "").split())
+    text = " ".join(RESULTS.read_text().replace("**", "").split())
     trials = _load("transfer-b8000").trials
     for number in (16, 2):
         a = trials[number].user_attrs
@@ -232,7 +272,7 @@ def test_transfer_runs_figures_agree_with_their_study() -> None:
 
 
 def test_recipe_runs_figures_agree_with_their_study() -> None:
-    text = " ".join(README.read_text().replace("**", "").split())
+    text = " ".join(RESULTS.read_text().replace("**", "").split())
     study = _load("recipe-b8000")
     top = max(t.values[0] for t in study.trials)
     best = sorted((t for t in study.trials if t.values[0] == top),
