@@ -2,7 +2,7 @@
 
 A new study begins with these (enqueued with their params, so the sampler learns from them):
 a shape written as sampler draws (``SHAPES``: stages, convs, padding, transitions, relative widths,
-head, BN, dropout; no separable convs), re-widthed by the sampler's own scale to a few sizes
+plain or separable convs, head, BN, dropout), re-widthed by the sampler's own scale to a few sizes
 between ~900 params and the budget, and trained with one fast recipe (``FAST_RECIPE``).
 ``SHAPES`` holds the hand-tuned nets' shapes (only ref10224's is exact: ``decode`` at its size
 gives ``REFERENCES["ref10224"]``; the others are the nearest shapes the space has) and
@@ -33,14 +33,14 @@ FAST_RECIPE: dict[str, Any] = {
 
 
 def _shape(convs: tuple[int, ...], pads: tuple[int, ...], trans: tuple[bool, ...],
-           widths: tuple[float, ...], **rest: Any) -> dict[str, Any]:
+           widths: tuple[float, ...], *, sep: bool = False, **rest: Any) -> dict[str, Any]:
     p: dict[str, Any] = {"stages": len(convs)}
     for s, n in enumerate(convs):
         p[f"convs{s}"], p[f"pad{s}"] = n, pads[s]
         if s > 0:
             p[f"trans{s}"] = trans[s]
     p.update({f"w{j}": w for j, w in enumerate(widths)})
-    p.update({f"sep{j}": False for j in range(1, len(widths))})  # the proven shapes are plain
+    p.update({f"sep{j}": sep for j in range(1, len(widths))})  # every 3x3 conv but the first
     return {**p, **rest}
 
 
@@ -70,6 +70,11 @@ SHAPES: dict[str, dict[str, Any]] = {
     # 28x28, then a pool: cheap to train, and the budget goes to three convs at 13x13 and below.
     "onepool": _shape((1, 3), (0, 0), (False, True), (0.64, 0.73, 0.82, 1.0), trans_ratio=0.7,
                       head="gap", bn="relu_bn", bias=False, drop=0.0, drop2d=False),
+    # onepool with every 3x3 conv but the first depthwise-separable: at a given size about twice
+    # as wide (c12 P | t8 s14 s15 s19 t10 gap at 1,470 params)
+    "onepool_sep": _shape((1, 3), (0, 0), (False, True), (0.64, 0.73, 0.82, 1.0),
+                          sep=True, trans_ratio=0.7, head="gap", bn="relu_bn", bias=False,
+                          drop=0.0, drop2d=False),
     # c4p c4p c8p P | c8p c8p c8p P | c8p c8p c6p gap-lin10 at 3,974 params: nine padded 3x3 convs,
     # three at 28x28, the shape of the hand-designed public nets of 3-4k params (the bench speed
     # panel's narrow28@4.0k: 99.01 % val / 99.10 % test in 15 epochs at batch 128, seed 0). Not in

@@ -56,9 +56,9 @@ def finished_study(tmp_path_factory: pytest.TempPathFactory, mnist_root: Path, t
 
     study_dir = tmp_path_factory.mktemp("studies")
     args = SearchConfig(
-        budget=7000, n_trials=9, epochs=2, study_name="tiny", study_dir=study_dir,
+        budget=7000, n_trials=10, epochs=2, study_name="tiny", study_dir=study_dir,
         data_dir=str(mnist_root), device="cpu", val_size=500, train_subset=1000, quiet=True,
-        references=True,  # 6 warm starts (onepool, ref10224's shape), ref6016, 2 sampled
+        references=True,  # 7 warm starts (onepool_sep, onepool, ref10224), ref6016, 2 sampled
     )
     run_search(args, data=tiny_data)
     return study_dir, "tiny"
