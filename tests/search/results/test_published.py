@@ -131,3 +131,29 @@ def test_the_recipe_study_trains_its_source_net_in_every_trial(name: str, number
     assert cands[0] == src
     assert all(c.net == src.net for c in cands)
     assert len({c.train for c in cands}) == len(cands) > 10
+
+
+def test_separable_rows_are_the_nets_the_docs_name_and_beat_their_plain_pairs() -> None:
+    """studies/results/separable-15ep: queue a trained plain shapes, queue b the same shapes with
+    separable convs at the same size and seed, in the same order; docs/benchmarks.md's claim
+    ("separable wins in all seven pairs") and the adopted warm-start shape rest on these rows."""
+    import json
+
+    from space import size_for
+    from space.warmstart import FAST_RECIPE, SHAPES
+
+    rows = {q: [json.loads(line) for line in (ROOT / "separable-15ep" / f"{q}.jsonl").open()]
+            for q in "ab"}
+    pairs = list(zip(rows["a"], rows["b"], strict=False))
+    assert len(pairs) == 7
+    for plain, sep in pairs:
+        assert (plain["shape"], plain["target"]) == (sep["shape"], sep["target"])
+        assert not plain.get("sep1") and sep["sep1"] and " s" in sep["arch"]
+        assert max(plain["params"], sep["params"]) <= max(plain["target"], 1310)
+        assert sep["val_acc"][-1] > plain["val_acc"][-1], (plain["shape"], plain["target"])
+    # the warm-start shape onepool_sep is queue b's onepool, size for size
+    for _, sep in pairs:
+        if sep["shape"] == "onepool":
+            p = {**SHAPES["onepool_sep"], **FAST_RECIPE}
+            p["size"] = size_for(p, 10_000, sep["target"])
+            assert count_params(decode(p, 10_000).net) == sep["params"]
