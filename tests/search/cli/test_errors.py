@@ -161,7 +161,7 @@ TABLE = [
                  E + "no study named 'nosuch': {studies}/nosuch.db does not exist", None,
                  id="train-no-study", marks=_needs("train")),
     pytest.param(["train", "--study", "tiny", "--study-dir", "{studies}", "--trial", "99"],
-                 E + "study 'tiny' has no trial 99 (trials 0 to 8)", None, id="train-no-trial",
+                 E + "study 'tiny' has no trial 99 (trials 0 to 9)", None, id="train-no-trial",
                  marks=_needs("train")),
 ]
 

@@ -75,7 +75,8 @@ def test_new_study_starts_with_warm_starts_and_labels_them(tmp_path: Path, tiny_
     trials = sorted(study.get_trials(), key=lambda t: t.number)
     assert all(t.state == TrialState.COMPLETE for t in trials)
     first = trials[0]
-    assert first.user_attrs["warm_start"].startswith("onepool@") and first.params
+    shape = SearchConfig.warm_plan[0][0]  # the plan's first shape, smallest size first
+    assert first.user_attrs["warm_start"].startswith(f"{shape}@") and first.params
     tr = first.user_attrs["config"]["train"]
     assert (tr["optimizer"], tr["lr"], tr["schedule"]) == ("sgd", 0.1, "onecycle")  # fast recipe
     ref = trials[n_warm]  # then the only reference within 7000 params, with its own recipe
