@@ -30,6 +30,7 @@ THIRTY = "cpu30-b10000"  # README's 30-minute CPU command with the current defau
 RESUMED = ("full3-tpe-all", "full3-tpe-draws", "full3-tpe-mixed", "full3-tpe-mixed-s1")
 TRANSFER = "transfer-b8000"  # budget 8,000 started from the five studies above (--warm-from)
 RECIPES = {"recipe-b8000": 16, "recipe-b4000": 2}  # --net-from transfer-b8000#N: recipe searched
+SEPARABLE = ("sep-b1500", "sep-b4000")  # onepool_sep warm starts first (README's goals)
 
 
 def _copy(name: str, tmp_path: Path) -> Path:
@@ -82,7 +83,8 @@ def test_export_of_the_best_member_runs(published: Path, mnist_root: Path, tmp_p
     assert r.stdout.strip() == f"test accuracy: {best.user_attrs['test_acc']:.2f} %"
 
 
-@pytest.mark.parametrize("name", [FIRST, SECOND, NAME, THIRTY, *RESUMED, TRANSFER, *RECIPES])
+@pytest.mark.parametrize("name", [FIRST, SECOND, NAME, THIRTY, *RESUMED, TRANSFER, *RECIPES,
+                                  *SEPARABLE])
 def test_every_stored_weight_file_loads_into_the_net_its_draws_decode_to(name: str,
                                                                          tmp_path: Path) -> None:
     study_dir = _copy(name, tmp_path)
