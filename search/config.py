@@ -53,9 +53,10 @@ class SearchConfig:
     # starts"): onepool reached 96.6-99.1 % val at 0.9k-9.2k params, ref10224's shape is ~1.5x
     # slower but was the best shape at 15 epochs and 19k params, and a second shape gives the
     # sampler more to learn from; the other reference shapes were pruned at epoch 1 or beaten by
-    # onepool. onepool with separable convs first, at every size: +0.3-0.5 pp val over plain at
-    # 1.5k and 4k params in 15 epochs (two seeds; "Separable convs" in docs/benchmarks.md); plain
-    # onepool stays from 4.5k up, where it decided goals and separable is not measured yet.
+    # onepool. onepool with separable convs first, at every size: +0.22 to +0.51 pp val over plain
+    # at 1.5k and 4k params in 15 epochs (two seeds; "Separable convs" in docs/benchmarks.md);
+    # plain onepool stays from 4.5k up, where it decided goals and separable gained nothing at
+    # 9.9k (one seed).
     warm_plan: tuple[tuple[str, int], ...] = (
         ("onepool_sep", 0), ("onepool", 4500), ("ref10224", 3000))
     # The exact hand-tuned reference nets that fit the budget, own recipes, never pruned. Off: in

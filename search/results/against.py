@@ -16,10 +16,11 @@ from optuna.trial import FrozenTrial, TrialState
 
 from space import REFERENCES, REPORTED, count_params
 
-__all__ = ["Verdict", "against_references", "best_at_or_under", "deciding"]
+__all__ = ["Verdict", "against_references", "best_at_or_under", "deciding", "own_trials"]
 
 
-def _own(study: optuna.Study) -> list[FrozenTrial]:
+def own_trials(study: optuna.Study) -> list[FrozenTrial]:
+    """The study's complete trials but the reference nets: the candidates it chooses among."""
     return [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
             if not t.user_attrs.get("reference")]
 
@@ -48,7 +49,7 @@ class Verdict:
 
 
 def against_references(study: optuna.Study) -> list[Verdict]:
-    own = _own(study)
+    own = own_trials(study)
     ran = {t.user_attrs["reference"]: t
            for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
            if t.user_attrs.get("reference")}
@@ -61,7 +62,7 @@ def against_references(study: optuna.Study) -> list[Verdict]:
 
 def deciding(study: optuna.Study, caps: list[int] | tuple[int, ...] = ()) -> list[int]:
     """The trials the verdicts (and any extra size caps) rest on, in order of size."""
-    own = _own(study)
+    own = own_trials(study)
     sizes = [count_params(c.net) for c in REFERENCES.values()] + list(caps)
     picks = {t.number: t for cap in sizes if (t := best_at_or_under(own, cap)) is not None}
     return [t.number for t in sorted(picks.values(), key=lambda t: t.values[1])]

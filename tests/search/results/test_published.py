@@ -24,8 +24,8 @@ from .test_export import _standalone
 ROOT = Path(__file__).resolve().parents[3] / "studies" / "results"
 FIRST = "full-b20000"  # the first full-scale run; from before separable convs
 SECOND = "full2-b20000"  # README's run 2
-NAME = "full3-b20000"  # README's run 3: the current defaults
-THIRTY = "cpu30-b10000"  # README's 30-minute CPU command with the current defaults
+NAME = "full3-b20000"  # README's run 3: the defaults before separable warm starts
+THIRTY = "cpu30-b10000"  # README's 30-minute CPU command (same defaults)
 # run 3's warm starts searched on for an hour under each pruner rule (mixed: two sampler seeds)
 RESUMED = ("full3-tpe-all", "full3-tpe-draws", "full3-tpe-mixed", "full3-tpe-mixed-s1")
 TRANSFER = "transfer-b8000"  # budget 8,000 started from the five studies above (--warm-from)
@@ -151,7 +151,7 @@ def test_separable_rows_are_the_nets_the_docs_name_and_beat_their_plain_pairs() 
     for plain, sep in pairs:
         assert (plain["shape"], plain["target"]) == (sep["shape"], sep["target"])
         assert not plain.get("sep1") and sep["sep1"] and " s" in sep["arch"]
-        assert max(plain["params"], sep["params"]) <= max(plain["target"], 1310)
+        assert max(plain["params"], sep["params"]) <= plain["target"]
         assert sep["val_acc"][-1] > plain["val_acc"][-1], (plain["shape"], plain["target"])
     # the warm-start shape onepool_sep is queue b's onepool, size for size
     for _, sep in pairs:
