@@ -25,12 +25,13 @@ ROOT = Path(__file__).resolve().parents[3] / "studies" / "results"
 FIRST = "full-b20000"  # the first full-scale run; from before separable convs
 SECOND = "full2-b20000"  # README's run 2
 NAME = "full3-b20000"  # README's run 3: the defaults before separable warm starts
-THIRTY = "cpu30-b10000"  # README's 30-minute CPU command (same defaults)
+THIRTY = "cpu30-b10000"  # README's 30-minute CPU command with run 3's defaults
+THIRTY_SEP = "cpu30sep-b10000"  # the same command with the defaults (README's figures)
 # run 3's warm starts searched on for an hour under each pruner rule (mixed: two sampler seeds)
 RESUMED = ("full3-tpe-all", "full3-tpe-draws", "full3-tpe-mixed", "full3-tpe-mixed-s1")
 TRANSFER = "transfer-b8000"  # budget 8,000 started from the five studies above (--warm-from)
 RECIPES = {"recipe-b8000": 16, "recipe-b4000": 2}  # --net-from transfer-b8000#N: recipe searched
-SEPARABLE = ("sep-b1500", "sep-b4000")  # onepool_sep warm starts first (README's goals)
+SEPARABLE = ("sep-b1500", "sep-b4000", "sep-b8000")  # onepool_sep warm starts first (goals)
 
 
 def _copy(name: str, tmp_path: Path) -> Path:
@@ -83,8 +84,8 @@ def test_export_of_the_best_member_runs(published: Path, mnist_root: Path, tmp_p
     assert r.stdout.strip() == f"test accuracy: {best.user_attrs['test_acc']:.2f} %"
 
 
-@pytest.mark.parametrize("name", [FIRST, SECOND, NAME, THIRTY, *RESUMED, TRANSFER, *RECIPES,
-                                  *SEPARABLE])
+@pytest.mark.parametrize("name", [FIRST, SECOND, NAME, THIRTY, THIRTY_SEP, *RESUMED,
+                                  TRANSFER, *RECIPES, *SEPARABLE])
 def test_every_stored_weight_file_loads_into_the_net_its_draws_decode_to(name: str,
                                                                          tmp_path: Path) -> None:
     study_dir = _copy(name, tmp_path)
