@@ -55,8 +55,8 @@ class SearchConfig:
     # sampler more to learn from; the other reference shapes were pruned at epoch 1 or beaten by
     # onepool. onepool with separable convs first, at every size: +0.22 to +0.51 pp val over plain
     # at 1.5k and 4k params in 15 epochs (two seeds; "Separable convs" in docs/benchmarks.md);
-    # plain onepool stays from 4.5k up, where it decided goals and separable gained nothing at
-    # 9.9k (one seed).
+    # plain onepool stays from 4.5k up: separable led it by 0.20 pp val at 8k (sep-b8000) but
+    # trailed by 0.04 at 9.9k (one seed each).
     warm_plan: tuple[tuple[str, int], ...] = (
         ("onepool_sep", 0), ("onepool", 4500), ("ref10224", 3000))
     # The exact hand-tuned reference nets that fit the budget, own recipes, never pruned. Off: in
