@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Callable
@@ -19,6 +20,10 @@ REPO = Path(__file__).resolve().parents[1]
 # `search` without --jobs runs one worker per core on CPU; the tests want one in-process worker
 # unless they ask for more (inherited by the commands they start as subprocesses)
 os.environ["NAS_MNIST_JOBS"] = "1"
+# A shell starts background jobs (`cmd &` without job control) with SIGINT ignored, and an ignored
+# signal stays ignored across exec: the Ctrl-C tests, and the commands they start, need it live.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def shared_data() -> Path:
