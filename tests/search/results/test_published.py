@@ -24,7 +24,8 @@ from .test_export import _standalone
 ROOT = Path(__file__).resolve().parents[3] / "studies" / "results"
 FIRST = "full-b20000"  # the first full-scale run; from before separable convs
 SECOND = "full2-b20000"  # README's run 2
-NAME = "full3-b20000"  # README's run 3: the defaults before separable warm starts
+THIRD = "full3-b20000"  # README's run 3: the defaults before separable warm starts
+NAME = "full4-b20000"  # README's run 4: the defaults with separable warm starts
 THIRTY = "cpu30-b10000"  # README's 30-minute CPU command with run 3's defaults
 THIRTY_SEP = "cpu30sep-b10000"  # the same command with the defaults (README's figures)
 # run 3's warm starts searched on for an hour under each pruner rule (mixed: two sampler seeds)
@@ -84,7 +85,7 @@ def test_export_of_the_best_member_runs(published: Path, mnist_root: Path, tmp_p
     assert r.stdout.strip() == f"test accuracy: {best.user_attrs['test_acc']:.2f} %"
 
 
-@pytest.mark.parametrize("name", [FIRST, SECOND, NAME, THIRTY, THIRTY_SEP, *RESUMED,
+@pytest.mark.parametrize("name", [FIRST, SECOND, THIRD, NAME, THIRTY, THIRTY_SEP, *RESUMED,
                                   TRANSFER, *RECIPES, *SEPARABLE])
 def test_every_stored_weight_file_loads_into_the_net_its_draws_decode_to(name: str,
                                                                          tmp_path: Path) -> None:
