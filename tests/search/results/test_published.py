@@ -1,7 +1,7 @@
 """The committed full-scale studies (studies/results/) work from a fresh clone: `pareto` reads
-README's (NAME), `export` of its best member gives a script whose stored weights score exactly the
-test accuracy the evaluation stored on that trial, and every stored weight file of every study
-still loads into the net its draws decode to."""
+README's (NAME), the dashboard serves it, `export` of its best member gives a script whose stored
+weights score exactly the test accuracy the evaluation stored on that trial, and every stored
+weight file of every study still loads into the net its draws decode to."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from search.results.pareto import front_trials
 from search.results.weights import load_trial_weights
 from space import Candidate, count_params, decode
 
+from .test_dashboard import _get, _start, _wait_for
 from .test_export import _standalone
 
 ROOT = Path(__file__).resolve().parents[3] / "studies" / "results"
@@ -83,6 +84,27 @@ def test_export_of_the_best_member_runs(published: Path, mnist_root: Path, tmp_p
                                "--data-dir", str(mnist_root)]}], cwd=run_dir)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == f"test accuracy: {best.user_attrs['test_acc']:.2f} %"
+
+
+@pytest.mark.slow
+def test_dashboard_serves_the_published_study(published: Path) -> None:
+    import json
+
+    study = _study(published)
+    proc, base = _start(published)
+    try:
+        summaries = _wait_for(proc, f"{base}/api/studies")["study_summaries"]
+        assert [s["study_name"] for s in summaries] == [NAME]
+        detail = json.loads(_get(f"{base}/api/studies/{summaries[0]['study_id']}"))
+        assert sorted(t["number"] for t in detail["trials"]) == [t.number for t in study.trials]
+        assert sorted(t["number"] for t in detail["best_trials"]) == sorted(
+            t.number for t in front_trials(study))
+        served = {t["number"]: {a["key"] for a in t["user_attrs"]} for t in detail["trials"]}
+        assert all({"test_mean", "test_acc"} <= served[t.number] for t in study.trials
+                   if "test_mean" in t.user_attrs)  # the evaluation's figures are browsable
+    finally:
+        proc.kill()
+        proc.wait()
 
 
 @pytest.mark.parametrize("name", [FIRST, SECOND, THIRD, NAME, THIRTY, THIRTY_SEP, *RESUMED,
