@@ -46,6 +46,9 @@ class SearchConfig:
     # references, never pruned, then take no place in the rung), or "mixed" (front of all, top
     # 1/eta of the draws)
     prune_among: str = "all"
+    # share of the trials, once the starts are done, that are a local move from a front member
+    # (a couple of values moved) instead of a TPE draw (search.loop.neighbours); 0 = TPE only
+    neighbours: float = 0.5
     # what a new study starts with
     warm_start: bool = True  # proven shapes re-widthed to sizes up to the budget (space.warmstart)
     # Which shapes, in this order, each from what size (params) up. Measured at 8 epochs with

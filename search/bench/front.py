@@ -161,9 +161,11 @@ def arm_args(arm: str, seed: int, plan: FrontPlan, out: Path, *, data_dir: str |
                    data_dir=data_dir, device=device, seed=seed, val_size=plan.val_size,
                    train_subset=plan.train_subset, quiet=True)
     if arm == "b":
-        return replace(a, sampler="random", prune=False, warm_start=False, references=False)
+        return replace(a, sampler="random", prune=False, warm_start=False, references=False,
+                       neighbours=0.0)
     if arm in PEERS:
-        return replace(a, sampler="random", warm_start=PEERS[arm], references=False)
+        return replace(a, sampler="random", warm_start=PEERS[arm], references=False,
+                       neighbours=0.0)
     if arm != "a":
         raise ValueError(f"unknown arm {arm!r}; known: {', '.join(ARMS)}")
     return a

@@ -64,6 +64,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="at each rung rank a drawn trial against all trials, against the drawn "
                    "ones only (not the warm starts and references), or mixed: it goes on if on the "
                    f"front of all or in the top third of the draws (default {d.prune_among})")
+    p.add_argument("--neighbours", type=float, default=d.neighbours, metavar="P",
+                   help="share of the trials, once the warm starts are done, that move a couple "
+                   "of values of a front member instead of drawing from TPE (default "
+                   f"{d.neighbours}; 0: TPE only)")
     p.add_argument("--quiet", action="store_true", help="log lines instead of progress bars")
     p.add_argument("--jobs", type=positive_int,
                    help="trials run at once, each in its own worker process sharing the study "

@@ -229,5 +229,6 @@ def trial_line(t: optuna.trial.FrozenTrial) -> str:
     else:
         acc = "no epoch finished"
     arch = t.user_attrs.get("arch")
+    near = t.user_attrs.get("neighbour_of")  # a local move from that trial (loop.neighbours)
     return (f"trial {t.number} {t.state.name.lower()} {size} {acc}" + (f" {arch}" if arch else "")
-            + (f" ({why})" if why else ""))
+            + (f" [near trial {near}]" if near is not None else "") + (f" ({why})" if why else ""))

@@ -28,6 +28,7 @@ from tqdm.auto import tqdm
 from search.config import SearchConfig
 from search.errors import UserError
 from search.loop.interrupt import exit_status, leave_at_once, safe_interrupts
+from search.loop.neighbours import queue_neighbour
 from search.loop.objective import INTERRUPTED, Objective, StopRun, Surplus, stopped_by
 from search.loop.progress import EpochBar, StudyBar, trial_line
 from search.loop.pruner import ParetoPruner
@@ -81,6 +82,8 @@ def validate(a: SearchConfig) -> torch.device:
         raise UserError(f"--train-subset must be >= 1, got {a.train_subset}")
     if a.timeout is not None and not a.timeout > 0:
         raise UserError(f"--timeout must be > 0 seconds, got {a.timeout}")
+    if not 0 <= a.neighbours <= 1:
+        raise UserError(f"--neighbours must be in [0, 1], got {a.neighbours}")
     if a.net_from is not None and (a.warm_from or a.references):
         raise UserError("--net-from searches the recipe of one net: use it without --warm-from "
                         "and --references")
@@ -185,6 +188,7 @@ def _loop(study: optuna.Study, obj: Objective, a: SearchConfig, watch: Watch | N
                 waiting = True
                 continue
             waiting = False
+            queue_neighbour(study, a)  # now and then the next trial moves from a front member
             try:
                 study.optimize(run, n_trials=1, catch=(Exception,))
             except optuna.exceptions.UpdateFinishedTrialError:

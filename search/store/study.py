@@ -234,7 +234,7 @@ def requeue(study: optuna.Study, trial: FrozenTrial) -> None:
     Optuna's RetryHeartbeatStaleTrialCallback), without the failed run's results or fail reason."""
     history = [*trial.system_attrs.get("retry_history", []), trial.number]
     # what chooses or names the candidate; the rest is rewritten by the next run
-    keep = {"reference", "warm_start"}
+    keep = {"reference", "warm_start", "neighbour_of"}
     study.add_trial(optuna.create_trial(
         state=TrialState.WAITING, params=trial.params, distributions=trial.distributions,
         user_attrs={k: v for k, v in trial.user_attrs.items() if k in keep},

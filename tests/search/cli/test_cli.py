@@ -95,6 +95,10 @@ def test_trial_lines_show_accuracy_for_pruned_trials():
     assert trial_line(done) == "trial -1 complete params=2,000 val_acc=97.50% c8"
     failed = _frozen(TrialState.FAIL, fail_reason="boom")
     assert trial_line(failed) == "trial -1 fail params=? no epoch finished (boom)"
+    near = _frozen(TrialState.PRUNED, params=1319, val_acc=[80.5], epochs=15, arch="c4",
+                   neighbour_of=7, stop_reason="epoch 1: beaten")
+    assert trial_line(near) == ("trial -1 pruned params=1,319 val_acc=80.50% at epoch 1/15 c4 "
+                                "[near trial 7] (epoch 1: beaten)")
 
 
 def test_epoch_bar_names_the_trial_and_shows_percent(capsys):
