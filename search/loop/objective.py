@@ -139,7 +139,8 @@ class Objective:
                 return f"diverged: training loss {s.train_loss:.3g} at epoch {s.epoch}"
             if whole:
                 return None
-            return self.pruner.check(trial.study, trial.number, n, curve["val_acc"], self.epochs)
+            return self.pruner.check(trial.study, trial.number, n, curve["val_acc"], self.epochs,
+                                     trial.user_attrs.get("neighbour_of"))
 
         torch.manual_seed(seed)  # initial weights depend on the trial's seed alone (retrainable)
         model = build(cand.net)

@@ -184,3 +184,17 @@ def test_never_prunes_a_trial_that_dominates_every_other_at_the_rung(seed: int):
     front = [i for i, (a, n) in enumerate(points)
              if not any(b >= a and m <= n and (b, m) != (a, n) for b, m in points)]
     assert len(kept) == len(set(front) | set(rank(points)[: math.ceil(len(pool) / 3)]))
+
+
+def test_a_neighbour_near_its_parent_goes_on_one_far_behind_does_not():
+    # trial 0 (the parent) and four others all ahead at epoch 1: the Pareto rule cuts 96.5
+    study = _study([(4400, [96.95, 97.5, 97.5], TrialState.COMPLETE)]
+                   + [(4000 + i, [98.0 + i / 10], TrialState.PRUNED) for i in range(4)])
+    p = ParetoPruner()
+    assert p.check(study, 99, 4446, [96.5], EPOCHS)  # ranked among all: dominated, cut
+    assert p.check(study, 99, 4446, [96.5], EPOCHS, parent=0) is None  # 0.45 pp behind: on
+    reason = p.check(study, 99, 4446, [95.5], EPOCHS, parent=0)  # 1.45 pp behind: the usual rule
+    assert reason and "ranked" in reason
+    assert p.check(study, 99, 4446, [96.5, 96.9, 97.0], EPOCHS, parent=0) is None  # epoch 3
+    assert p.check(study, 99, 4446, [96.5], EPOCHS, parent=42)  # no such trial: the usual rule
+    assert ParetoPruner(enabled=False).check(study, 99, 4446, [10.0], EPOCHS, parent=0) is None
