@@ -47,8 +47,10 @@ class SearchConfig:
     # 1/eta of the draws)
     prune_among: str = "all"
     # share of the trials, once the starts are done, that are a local move from a front member
-    # (a couple of values moved) instead of a TPE draw (search.loop.neighbours); 0 = TPE only
-    neighbours: float = 0.5
+    # (two values moved) instead of a TPE draw (search.loop.neighbours). Off: at 0.5, the 30-min
+    # run (seed 0) was behind TPE alone at <= 1.5k / 2k / 4k and ahead only at <= 10k (+0.07 pp,
+    # within seed noise; docs/benchmarks.md, "Local moves from the front")
+    neighbours: float = 0.0
     # what a new study starts with
     warm_start: bool = True  # proven shapes re-widthed to sizes up to the budget (space.warmstart)
     # Which shapes, in this order, each from what size (params) up. Measured at 8 epochs with
