@@ -105,3 +105,30 @@ def test_a_share_outside_0_1_is_refused(tmp_path, p: float) -> None:
 
     with pytest.raises(UserError, match="--neighbours must be in"):
         validate(SearchConfig(neighbours=p, study_dir=tmp_path, device="cpu"))
+
+
+@pytest.mark.slow
+def test_a_search_runs_neighbours_and_the_pruner_hears_their_parent(tmp_path, tiny_data,
+                                                                    monkeypatch) -> None:
+    from search.loop.pruner import ParetoPruner
+    from search.loop.run import run_search
+
+    heard: dict[int, int | None] = {}
+    check = ParetoPruner.check
+
+    def spy(self, study, number, params, curve, epochs, parent=None):
+        heard[number] = parent
+        return check(self, study, number, params, curve, epochs, parent)
+
+    monkeypatch.setattr(ParetoPruner, "check", spy)
+    a = SearchConfig(budget=3000, n_trials=4, epochs=2, study_name="near", study_dir=tmp_path,
+                     device="cpu", val_size=500, train_subset=1000, warm_start=False,
+                     neighbours=1.0, quiet=True)
+    study = run_search(a, data=tiny_data)
+    first, *rest = study.trials
+    assert NEIGHBOUR_OF not in first.user_attrs  # no front yet: TPE drew it
+    assert rest and all(NEIGHBOUR_OF in t.user_attrs for t in rest)
+    for t in rest:
+        assert heard[t.number] == t.user_attrs[NEIGHBOUR_OF]  # the rung knew the parent
+        was = next(p for p in study.trials if p.number == t.user_attrs[NEIGHBOUR_OF]).params
+        assert 1 <= sum(was[k] != v for k, v in t.params.items() if k in was) <= 2
