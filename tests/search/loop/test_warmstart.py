@@ -130,7 +130,7 @@ def test_neither(tmp_path: Path, tiny_data) -> None:
 
 
 class _CutsAll(ParetoPruner):
-    def check(self, study, trial_number, params, curve, total_epochs):
+    def check(self, study, trial_number, params, curve, total_epochs, parent=None):
         return "cut by the test"
 
 
