@@ -17,24 +17,28 @@ from collections.abc import Collection
 from typing import Any
 
 from space.sampler import suggest
+from space.warmstart import _Draw
 
 __all__ = ["MOVE_SD", "neighbour"]
 
 MOVE_SD = 0.15  # a float's step: normal, this fraction of its (log-)range as standard deviation
-# what a draw made before a knob existed was decoded with (as space.warmstart._Draw)
-_DEFAULTS: dict[str, Any] = {"scale": 0.0, "ema": False}
 
 
-class _Mover:
-    """Answers ``suggest`` from `params`, moving the names in `moving`; records what it said."""
+class _Mover(_Draw):
+    """Answers ``suggest`` from `params` as warm starts and transfers replay a stored draw (keys the
+    space gained since get what the draw was decoded with), moving the names in `moving`."""
 
     def __init__(self, params: dict[str, Any], moving: Collection[str], rng: random.Random):
-        self.params, self.moving, self.rng = params, moving, rng
+        super().__init__(params)
+        self.moving, self.rng = moving, rng
 
     def _old(self, name: str) -> Any:
-        if name == "log2_batch" and "batch_size" in self.params:  # draws before log2_batch
-            return round(math.log2(self.params["batch_size"]))
-        return self.params.get(name, _DEFAULTS.get(name))
+        if name == "log2_batch" and name not in self.p and "batch_size" in self.p:
+            return int(self.p["batch_size"]).bit_length() - 1  # drawn before log2_batch
+        try:
+            return self._get(name)
+        except KeyError:  # a branch the parent did not take
+            return None
 
     def suggest_float(self, name: str, low: float, high: float, *, log: bool = False) -> float:
         old = self._old(name)

@@ -40,6 +40,7 @@ def test_a_neighbour_is_a_draw_that_fits_and_moves_at_most_two_values(budget: in
                 lo, hi = _bounds(k)
                 assert lo <= v <= hi, k
 
+
 def test_moves_are_local_and_every_value_gets_moved() -> None:
     rng = random.Random(0)
     params = _draws(10_000, 1)[0]
@@ -69,3 +70,18 @@ def test_keys_restrict_the_moves_to_the_recipe() -> None:
 def test_the_same_rng_state_gives_the_same_neighbour() -> None:
     params = _draws(4_000, 1)[0]
     assert neighbour(params, random.Random(7)) == neighbour(params, random.Random(7))
+
+
+def test_an_older_draw_moves_only_its_moves() -> None:
+    # drawn before separable convs, zoom, weight averaging and log2_batch were in the space
+    params = {k: v for k, v in _draws(10_000, 1)[0].items()
+              if not k.startswith("sep") and k not in ("scale", "ema", "ema_epochs",
+                                                        "log2_batch")}
+    params["batch_size"] = 128
+    rng = random.Random(2)
+    for _ in range(50):
+        nb = neighbour(params, rng, moves=1)
+        unmoved = {k: v for k, v in nb.items() if k.startswith("sep") or k in ("scale", "ema")}
+        moved = [k for k in params.keys() & nb.keys() if params[k] != nb[k]]
+        news = {k for k, v in unmoved.items() if v not in (False, 0.0)}
+        assert len(moved) + len(news) + (nb["log2_batch"] != 7) <= 1  # as decoded, but one move
