@@ -28,7 +28,7 @@ A neighbour (search.loop.neighbours: a front member with two values moved) also 
 its accuracy at the rung is within NEAR_PARENT pp of its parent's at that epoch: ranked among
 all, a neighbour about as good as its parent is dominated by it whenever the seed puts it a
 little behind, and early epochs at OneCycle's peak rate are that noisy (cpu30nb-b10000: 8 of 10
-neighbours cut at epochs 1 and 3, some 0.4 pp behind their parent; a warm start's own curve went
+neighbours cut at epochs 1 and 3, three within 1 pp of their parent; a warm start's own curve went
 96.8, 97.5, 96.2 % over epochs 1-3).
 """
 
