@@ -53,17 +53,13 @@ class SearchConfig:
     neighbours: float = 0.0
     # what a new study starts with
     warm_start: bool = True  # proven shapes re-widthed to sizes up to the budget (space.warmstart)
-    # Which shapes, in this order, each from what size (params) up. Measured at 8 epochs with
-    # FAST_RECIPE (then at batch 128) on 50k images, one CPU thread (docs/benchmarks.md, "Strong
-    # starts"): onepool reached 96.6-99.1 % val at 0.9k-9.2k params, ref10224's shape is ~1.5x
-    # slower but was the best shape at 15 epochs and 19k params, and a second shape gives the
-    # sampler more to learn from; the other reference shapes were pruned at epoch 1 or beaten by
-    # onepool. onepool with separable convs first, at every size: +0.22 to +0.51 pp val over plain
-    # at 1.5k and 4k params in 15 epochs (two seeds; "Separable convs" in docs/benchmarks.md);
-    # plain onepool stays from 4.5k up: separable led it by 0.20 pp val at 8k (sep-b8000) but
-    # trailed by 0.04 at 9.9k (one seed each).
-    warm_plan: tuple[tuple[str, int], ...] = (
-        ("onepool_sep", 0), ("onepool", 4500), ("ref10224", 3000))
+    # Which shapes, in this order, each from what size (params) up: onepool with separable convs
+    # (space.warmstart.SHAPES), alone. It beat every other shape at each size of the warm-start
+    # panel and the full-scale runs (docs/benchmarks.md, "Strong starts", "Separable convs"); plain
+    # onepool (from 4.5k) and ref10224's shape (from 3k) ran beside it until the 30-minute runs
+    # and full4-b20000 showed them dominated at every size while taking about half the starts'
+    # worker-minutes (docs/benchmarks.md, "One shape of warm starts").
+    warm_plan: tuple[tuple[str, int], ...] = (("onepool_sep", 0),)
     # The exact hand-tuned reference nets that fit the budget, own recipes, never pruned. Off: in
     # full2-b20000 the 11 queued trials (5 of them references) held both workers for ~50 of 60
     # minutes; the references are the yardstick (README, runs 1 and 2), not candidates.

@@ -90,14 +90,23 @@ MIN_SIZE = 900  # params: the smallest warm start (onepool: 96.6 % val at 892 pa
 STEP = 2.0
 
 
+def _round_down(x: float) -> int:
+    """x down to two significant figures (2,008 -> 2,000; 4,481 -> 4,400)."""
+    unit = 10 ** max(0, math.floor(math.log10(x)) - 1)
+    return int(x // unit * unit)
+
+
 def warm_sizes(budget: int) -> list[int]:
     """Target sizes, largest first: the budget down to MIN_SIZE in equal log steps near STEP
-    (between STEP ** 0.5 and STEP ** 1.5); just the budget where it is within STEP ** 0.5 of it."""
+    (between STEP ** 0.5 and STEP ** 1.5); just the budget where it is within STEP ** 0.5 of it.
+    The sizes between are rounded down to two significant figures, so that a start lands under
+    the round cap a user reads the front at (2,000 rather than 2,008 params)."""
     lo = max(MIN_SIZE, smallest_budget())
     n = round(math.log(max(budget, lo) / lo) / math.log(STEP))
     if n == 0:
         return [budget]
-    return [round(budget * (lo / budget) ** (i / n)) for i in range(n + 1)]
+    between = [_round_down(budget * (lo / budget) ** (i / n)) for i in range(1, n)]
+    return [budget, *between, lo]
 
 
 def label(name: str, n_params: int) -> str:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
-
 import optuna
 import pytest
 
@@ -39,9 +37,12 @@ def test_sizes_run_from_the_budget_down_to_about_900(budget: int) -> None:
     assert sizes[0] == budget and sizes == sorted(sizes, reverse=True)
     if len(sizes) > 1:
         assert sizes[-1] == max(MIN_SIZE, smallest_budget())
-        for a, b in itertools.pairwise(sizes):  # equal steps on a log scale, near STEP
-            assert STEP**0.5 <= a / b <= STEP**1.5
-            assert a / b == pytest.approx(sizes[0] / sizes[1], rel=0.01)
+        # equal steps on a log scale, near STEP; those between rounded down to two figures
+        step = (sizes[0] / sizes[-1]) ** (1 / (len(sizes) - 1))
+        assert STEP**0.5 <= step <= STEP**1.5
+        for i, s in enumerate(sizes[1:-1], start=1):
+            exact = sizes[0] / step**i
+            assert 0.9 * exact < s <= exact and len(str(s).rstrip("0")) <= 2, (s, exact)
     else:
         assert budget < MIN_SIZE * STEP**0.5
     # each shape at each size from its own smallest up, as close under it as its width steps

@@ -20,7 +20,8 @@ from search.loop.pruner import ParetoPruner
 from search.loop.run import run_search
 from search.loop.starts import queue_references, queue_warm_starts
 from search.results.pareto import front_table
-from space import REFERENCES, Candidate, count_params, smallest_budget, warm_starts
+from space import REFERENCES, Candidate, count_params, decode, smallest_budget, warm_starts
+from space.warmstart import warm_sizes
 
 SIZES = {n: count_params(c.net) for n, c in REFERENCES.items()}
 
@@ -49,8 +50,16 @@ def test_queues_scaled_shapes_then_the_references_within_budget(budget: int) -> 
     fixed = [t.system_attrs["fixed_params"] for t in waiting[: len(warm)]]
     assert fixed == [p for _, p in warm]  # points of the space, as the sampler will see them
     assert [t.user_attrs.get("reference") for t in waiting[len(warm):]] == refs
-    if budget == 10_000:  # ref10224 is 224 params over: only its re-widthed shape runs
-        assert refs == ["ref6016", "ref9902"] and "ref10224@9.4k" in labels
+    if budget == 10_000:  # ref10224 is 224 params over; the starts sit under round caps
+        assert refs == ["ref6016", "ref9902"]
+        assert [lab for lab, _ in warm] == ["onepool_sep@0.9k", "onepool_sep@2.0k",
+                                            "onepool_sep@4.4k", "onepool_sep@10.0k"]
+        assert all(n <= s for n, s in zip(_sizes(warm, budget), warm_sizes(budget)[::-1],
+                                          strict=True))
+
+
+def _sizes(warm: list[tuple[str, dict]], budget: int) -> list[int]:
+    return [count_params(decode(p, budget).net) for _, p in warm]
 
 
 def test_warm_starts_follow_the_plan_given() -> None:
