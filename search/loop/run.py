@@ -68,10 +68,8 @@ Watch = Callable[[Objective, int], Callable[[optuna.Trial], tuple[float, int]]]
 def validate(a: SearchConfig) -> torch.device:
     """Refuse bad settings before anything is written; returns the training device."""
     if a.budget < smallest_budget():
-        raise UserError(
-            f"--budget {a.budget} is below the smallest net of the space "
-            f"({smallest_budget()} params)"
-        )
+        raise UserError(f"--budget {a.budget} is below the smallest net of the space "
+                        f"({smallest_budget()} params)")
     if a.epochs < 1:
         raise UserError(f"--epochs must be >= 1, got {a.epochs}")
     if a.n_trials < 1:
@@ -99,11 +97,8 @@ def load_data(a: SearchConfig, device: torch.device) -> MnistData:
 
 def prepare_study(a: SearchConfig, data: MnistData | None = None) -> optuna.Study:
     """Validate, open the storage, create or load the study; a new study gets its warm starts
-    and references once.
-
-    Safe to call from every worker at once. Without `data`, MNIST is loaded once on the CPU just
-    to prove it is there before the storage is touched.
-    """
+    and references once. Safe to call from every worker at once. Without `data`, MNIST is loaded
+    once on the CPU just to prove it is there before the storage is touched."""
     validate(a)
     if data is None:
         load_data(a, torch.device("cpu"))
