@@ -28,8 +28,9 @@ SECOND = "full2-b20000"  # README's run 2
 THIRD = "full3-b20000"  # README's run 3: the defaults before separable warm starts
 NAME = "full4-b20000"  # README's run 4: the defaults with separable warm starts
 THIRTY = "cpu30-b10000"  # README's 30-minute CPU command with run 3's defaults
-THIRTY_SEP = "cpu30sep-b10000"  # the same command with the defaults (README's figures)
-THIRTY_SEP_S1 = "cpu30sep-b10000-s1"  # its second seed (README's figures too)
+THIRTY_SEP = "cpu30sep-b10000"  # the same command with seven warm starts
+THIRTY_SEP_S1 = "cpu30sep-b10000-s1"  # its second seed
+THIRTY_ONE = ("cpu30one-b10000", "cpu30one-b10000-s1")  # the defaults, two seeds (README's)
 # run 3's warm starts searched on for an hour under each pruner rule (mixed: two sampler seeds)
 RESUMED = ("full3-tpe-all", "full3-tpe-draws", "full3-tpe-mixed", "full3-tpe-mixed-s1")
 TRANSFER = "transfer-b8000"  # budget 8,000 started from the five studies above (--warm-from)
@@ -109,7 +110,7 @@ def test_dashboard_serves_the_published_study(published: Path) -> None:
 
 
 @pytest.mark.parametrize("name", [FIRST, SECOND, THIRD, NAME, THIRTY, THIRTY_SEP, THIRTY_SEP_S1,
-                                  *RESUMED,
+                                  *THIRTY_ONE, *RESUMED,
                                   TRANSFER, *RECIPES, *SEPARABLE])
 def test_every_stored_weight_file_loads_into_the_net_its_draws_decode_to(name: str,
                                                                          tmp_path: Path) -> None:
