@@ -54,11 +54,10 @@ class SearchConfig:
     # what a new study starts with
     warm_start: bool = True  # proven shapes re-widthed to sizes up to the budget (space.warmstart)
     # Which shapes, in this order, each from what size (params) up: onepool with separable convs
-    # (space.warmstart.SHAPES), alone. It beat every other shape at each size of the warm-start
-    # panel and the full-scale runs (docs/benchmarks.md, "Strong starts", "Separable convs"); plain
-    # onepool (from 4.5k) and ref10224's shape (from 3k) ran beside it until the 30-minute runs
-    # and full4-b20000 showed them dominated at every size while taking about half the starts'
-    # worker-minutes (docs/benchmarks.md, "One shape of warm starts").
+    # (space.warmstart.SHAPES), alone. Plain onepool (from 4.5k) and ref10224's shape (from 3k)
+    # ran beside it until the 30-minute runs and full4-b20000 had them behind it or level at
+    # every size (plain onepool led once, by 0.04 pp at 9.9k in one earlier seed) while they took
+    # about half the starts' worker-minutes (docs/benchmarks.md, "One shape of warm starts").
     warm_plan: tuple[tuple[str, int], ...] = (("onepool_sep", 0),)
     # The exact hand-tuned reference nets that fit the budget, own recipes, never pruned. Off: in
     # full2-b20000 the 11 queued trials (5 of them references) held both workers for ~50 of 60
