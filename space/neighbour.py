@@ -33,8 +33,6 @@ class _Mover(_Draw):
         self.moving, self.rng = moving, rng
 
     def _old(self, name: str) -> Any:
-        if name == "log2_batch" and name not in self.p and "batch_size" in self.p:
-            return int(self.p["batch_size"]).bit_length() - 1  # drawn before log2_batch
         try:
             return self._get(name)
         except KeyError:  # a branch the parent did not take

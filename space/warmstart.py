@@ -133,7 +133,8 @@ def warm_starts(budget: int, plan: Iterable[tuple[str, int]]) -> list[tuple[str,
 
 class _Draw:
     """Answers ``suggest`` from a stored draw; keys the space gained since it was drawn get the
-    value its net and recipe were decoded with (plain convs, no zoom, no average)."""
+    value its net and recipe were decoded with (plain convs, no zoom, no average, its batch size
+    as log2_batch)."""
 
     DEFAULTS: ClassVar[dict[str, Any]] = {"scale": 0.0, "ema": False}
 
@@ -143,6 +144,8 @@ class _Draw:
     def _get(self, name: str) -> Any:
         if name in self.p:
             return self.p[name]
+        if name == "log2_batch":  # drawn when the batch size was a categorical choice
+            return int(self.p["batch_size"]).bit_length() - 1
         return False if name.startswith("sep") else self.DEFAULTS[name]
 
     def suggest_int(self, name: str, low: int, high: int) -> int:
@@ -163,8 +166,6 @@ def transfer(params: dict[str, Any], n_params: int, from_budget: int,
     t = fitting_topology(params, from_budget)  # the shape that ran, wherever the budget cut it
     p = {k: v for k, v in params.items()
          if k.rstrip("0123456789") not in ("convs", "pad", "trans")}
-    if "log2_batch" not in p:  # drawn when the batch size was a categorical choice
-        p["log2_batch"] = int(p.pop("batch_size")).bit_length() - 1
     p.update(stages=len(t.convs), head=t.head)
     for s, n in enumerate(t.convs):
         p[f"convs{s}"], p[f"pad{s}"] = n, t.pads[s]
