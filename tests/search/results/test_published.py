@@ -26,7 +26,8 @@ ROOT = Path(__file__).resolve().parents[3] / "studies" / "results"
 FIRST = "full-b20000"  # the first full-scale run; from before separable convs
 SECOND = "full2-b20000"  # README's run 2
 THIRD = "full3-b20000"  # README's run 3: the defaults before separable warm starts
-NAME = "full4-b20000"  # README's run 4: separable warm starts first
+FOURTH = "full4-b20000"  # README's run 4: separable warm starts first, two more shapes
+NAME = "full5-b20000"  # README's run 5: the defaults (one warm-start shape)
 THIRTY = "cpu30-b10000"  # README's 30-minute CPU command with run 3's defaults
 THIRTY_SEP = "cpu30sep-b10000"  # the same command with seven warm starts
 THIRTY_SEP_S1 = "cpu30sep-b10000-s1"  # its second seed
@@ -109,8 +110,8 @@ def test_dashboard_serves_the_published_study(published: Path) -> None:
         proc.wait()
 
 
-@pytest.mark.parametrize("name", [FIRST, SECOND, THIRD, NAME, THIRTY, THIRTY_SEP, THIRTY_SEP_S1,
-                                  *THIRTY_ONE, *RESUMED,
+@pytest.mark.parametrize("name", [FIRST, SECOND, THIRD, FOURTH, NAME, THIRTY, THIRTY_SEP,
+                                  THIRTY_SEP_S1, *THIRTY_ONE, *RESUMED,
                                   TRANSFER, *RECIPES, *SEPARABLE])
 def test_every_stored_weight_file_loads_into_the_net_its_draws_decode_to(name: str,
                                                                          tmp_path: Path) -> None:
