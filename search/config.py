@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["PRUNE_AMONG", "SAMPLERS", "SearchConfig", "default_storage"]
+__all__ = ["PRUNE_AMONG", "RECIPES", "SAMPLERS", "SearchConfig", "default_storage"]
 
 SAMPLERS = ("tpe", "random")  # --sampler choices; random is the baseline of `bench front`
 PRUNE_AMONG = ("all", "draws", "mixed")  # --prune-among choices (search.loop.pruner)
+RECIPES = ("drawn", "fast")  # --recipe choices: the sampler draws it, or the warm starts' one
 
 
 def default_storage(study_dir: Path, name: str) -> str:
@@ -51,6 +52,9 @@ class SearchConfig:
     # run (seed 0) was behind TPE alone at <= 1.5k / 2k / 4k and ahead only at <= 10k (+0.07 pp,
     # within seed noise; docs/benchmarks.md, "Local moves from the front")
     neighbours: float = 0.0
+    # "drawn": the sampler draws each trial's recipe; "fast": every trial trains with the warm
+    # starts' recipe (space.warmstart.FAST_RECIPE) and the sampler draws the net only
+    recipe: str = "drawn"
     # what a new study starts with
     warm_start: bool = True  # proven shapes re-widthed to sizes up to the budget (space.warmstart)
     # Which shapes, in this order, each from what size (params) up: onepool with separable convs
@@ -97,7 +101,8 @@ class SearchConfig:
     def settings(self) -> dict[str, object]:
         """What a resumed study must agree on (anything else may change between runs)."""
         return {"budget": self.budget, "epochs": self.epochs, "val_size": self.val_size,
-                "seed": self.seed, "train_subset": self.train_subset, "sampler": self.sampler}
+                "seed": self.seed, "train_subset": self.train_subset, "sampler": self.sampler,
+                "recipe": self.recipe}
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON values (for a --jobs worker's command line); from_json reads them back."""

@@ -13,7 +13,7 @@ from search.cli.common import (
     add_study_args,
     positive_int,
 )
-from search.config import PRUNE_AMONG, SAMPLERS, SearchConfig
+from search.config import PRUNE_AMONG, RECIPES, SAMPLERS, SearchConfig
 from search.errors import UserError
 
 if TYPE_CHECKING:
@@ -57,6 +57,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="search the recipe of one net: every trial trains trial TRIAL's net of "
                    "an earlier study (re-widthed to the budget where larger), the sampler draws "
                    "the recipe; the study starts with that trial's own recipe, no warm starts")
+    p.add_argument("--recipe", choices=RECIPES, default=d.recipe,
+                   help="how a drawn trial is trained: a recipe the sampler draws, or fast: the "
+                   "warm starts' recipe (SGD OneCycle 0.1, batch 32), the sampler draws the net "
+                   f"only (default {d.recipe})")
     p.add_argument("--sampler", choices=SAMPLERS, default=d.sampler,
                    help=f"how trials are drawn (default {d.sampler}; random: plain random search)")
     p.add_argument("--no-prune", dest="prune", action="store_false", help="train every trial fully")

@@ -42,8 +42,10 @@ def queue_neighbour(study: optuna.Study, a: SearchConfig) -> int | None:
     if not parents:
         return None
     parent = rng.choice(parents)
-    # with --net-from the net is fixed: only the recipe moves
+    # with --net-from the net is fixed: only the recipe moves; with --recipe fast, only the net
     keys = RECIPE_KEYS if study.user_attrs.get(FIXED_NET) else None
+    if a.recipe == "fast":
+        keys = set(parent.params) - RECIPE_KEYS
     study.enqueue_trial(neighbour(parent.params, rng, keys=keys),
                         user_attrs={NEIGHBOUR_OF: parent.number})
     return parent.number

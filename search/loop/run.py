@@ -25,7 +25,7 @@ from optuna.storages import fail_stale_trials
 from optuna.trial import TrialState
 from tqdm.auto import tqdm
 
-from search.config import SearchConfig
+from search.config import RECIPES, SearchConfig
 from search.errors import UserError
 from search.loop.interrupt import exit_status, leave_at_once, safe_interrupts
 from search.loop.neighbours import queue_neighbour
@@ -33,6 +33,7 @@ from search.loop.objective import INTERRUPTED, Objective, StopRun, Surplus, stop
 from search.loop.progress import EpochBar, StudyBar, trial_line
 from search.loop.pruner import ParetoPruner
 from search.loop.starts import (
+    fixed_draws,
     fixed_net,
     queue_fixed_net,
     queue_references,
@@ -55,7 +56,7 @@ from search.store.study import (
 )
 from search.training.data import MnistData, load_mnist
 from search.training.device import resolve_device
-from space import net_params, smallest_budget
+from space import smallest_budget
 
 __all__ = ["load_data", "prepare_study", "run_search", "validate", "work"]
 
@@ -82,9 +83,11 @@ def validate(a: SearchConfig) -> torch.device:
         raise UserError(f"--timeout must be > 0 seconds, got {a.timeout}")
     if not 0 <= a.neighbours <= 1:
         raise UserError(f"--neighbours must be in [0, 1], got {a.neighbours}")
-    if a.net_from is not None and (a.warm_from or a.references):
-        raise UserError("--net-from searches the recipe of one net: use it without --warm-from "
-                        "and --references")
+    if a.recipe not in RECIPES:
+        raise UserError(f"--recipe must be one of {', '.join(RECIPES)}, got {a.recipe!r}")
+    if a.net_from is not None and (a.warm_from or a.references or a.recipe != "drawn"):
+        raise UserError("--net-from searches the recipe of one net: use it without --warm-from, "
+                        "--references and --recipe fast")
     check_study_name(a.name)
     device = resolve_device(a.device)
     check_writable(Path(a.study_dir))
@@ -118,7 +121,7 @@ def prepare_study(a: SearchConfig, data: MnistData | None = None) -> optuna.Stud
     with writing(storage=storage):  # a full disk: one line naming the database
         return open_study(storage, a.name, seed=a.seed, settings=a.settings(),
                           sampler_kind=a.sampler, startup_trials=a.startup_trials,
-                          on_create=on_create, fixed=net and net_params(net[1]))
+                          on_create=on_create, fixed=fixed_draws(a, net))
 
 
 def work(a: SearchConfig, study: optuna.Study, data: MnistData | None = None, *,

@@ -10,7 +10,8 @@ or a member of another source) is queued once.
 
 With ``--net-from STUDY#N`` the study searches one net's recipe: its one start is trial N's net
 with its own recipe, and the net's draws are stored on the study (store.study.FIXED_NET), which
-fixes them in every later trial of every run and worker.
+fixes them in every later trial of every run and worker. With ``--recipe fast`` (a setting of the
+study) every trial trains with the warm starts' recipe and the sampler draws the net only.
 """
 
 from __future__ import annotations
@@ -27,11 +28,11 @@ from search.results.pareto import front_trials
 from search.store.queued import is_start
 from search.store.study import FIXED_NET, open_existing, open_storage
 from space import REFERENCES, count_params, decode, net_params, transfer, warm_starts
-from space.warmstart import label
+from space.warmstart import FAST_RECIPE, label
 
 __all__ = [
-    "fixed_net", "queue_fixed_net", "queue_references", "queue_transfers", "queue_warm_starts",
-    "transfers",
+    "fixed_draws", "fixed_net", "queue_fixed_net", "queue_references", "queue_transfers",
+    "queue_warm_starts", "transfers",
 ]
 
 
@@ -135,3 +136,11 @@ def queue_fixed_net(study: optuna.Study, found: tuple[str, dict[str, Any]]) -> s
     study.set_user_attr(FIXED_NET, {"source": lab, "params": net_params(params)})
     study.enqueue_trial(params, user_attrs={"warm_start": lab})
     return lab
+
+
+def fixed_draws(a: SearchConfig, net: tuple[str, dict[str, Any]] | None) -> dict[str, Any] | None:
+    """The draws every trial of the study takes as given: ``--net-from``'s net (`net`, found by
+    `fixed_net` for a new study) or ``--recipe fast``'s recipe; None when the sampler draws all."""
+    if net is not None:
+        return net_params(net[1])
+    return dict(FAST_RECIPE) if a.recipe == "fast" else None

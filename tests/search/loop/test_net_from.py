@@ -98,10 +98,11 @@ def test_bad_sources_stop_before_anything_is_written(tmp_path: Path, tiny_data,
     assert not (tmp_path / "new.db").exists()
 
 
-@pytest.mark.parametrize("extra", [{"warm_from": ("src",)}, {"references": True}])
+@pytest.mark.parametrize("extra", [{"warm_from": ("src",)}, {"references": True},
+                                   {"recipe": "fast"}])
 def test_it_searches_one_net_only(tmp_path: Path, tiny_data, extra: dict) -> None:
     _source(tmp_path)
-    with pytest.raises(UserError, match="without --warm-from and --references"):
+    with pytest.raises(UserError, match="without --warm-from, --references and --recipe fast"):
         prepare_study(_cfg(tmp_path, "src#0", **extra), tiny_data)
     assert not (tmp_path / "new.db").exists()
 
