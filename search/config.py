@@ -53,7 +53,10 @@ class SearchConfig:
     # within seed noise; docs/benchmarks.md, "Local moves from the front")
     neighbours: float = 0.0
     # "drawn": the sampler draws each trial's recipe; "fast": every trial trains with the warm
-    # starts' recipe (space.warmstart.FAST_RECIPE) and the sampler draws the net only
+    # starts' recipe (space.warmstart.FAST_RECIPE) and the sampler draws the net only. Not the
+    # default: in two 30-minute seeds against same-hour runs of the default it drew fewer trials
+    # and did not make the lift positive at every cap (docs/benchmarks.md, "Every draw on the
+    # warm starts' recipe")
     recipe: str = "drawn"
     # what a new study starts with
     warm_start: bool = True  # proven shapes re-widthed to sizes up to the budget (space.warmstart)

@@ -37,7 +37,7 @@ def main(names):
         print(f"| {name} | {len(drawn)} | {len(done)} | {cut.count(1)} / {cut.count(3)} / "
               f"{cut.count(9)} | {mins:.0f} | " + " | ".join(cells) + " |")
     for name, s in studies.items():
-        print(f"\n{name}: drawn trials that finished 15 epochs")
+        print(f"\n{name}: drawn trials that finished (all epochs)")
         for t in s.trials:
             if not is_start(t) and t.state == TrialState.COMPLETE:
                 u = t.user_attrs
