@@ -58,6 +58,10 @@ class SearchConfig:
     # and did not make the lift positive at every cap (docs/benchmarks.md, "Every draw on the
     # warm starts' recipe")
     recipe: str = "drawn"
+    # params: every drawn net's size target at least this (a floor on the log scale the `size`
+    # draw places nets on, space.sampler); 0: from each drawn shape's narrowest net. Not a
+    # setting of the study: a resumed run may change it
+    min_params: int = 0
     # what a new study starts with
     warm_start: bool = True  # proven shapes re-widthed to sizes up to the budget (space.warmstart)
     # Which shapes, in this order, each from what size (params) up: onepool with separable convs

@@ -54,7 +54,6 @@ def suggest(trial: TrialLike) -> dict[str, Any]:
             p[f"trans{s}"] = trial.suggest_categorical(f"trans{s}", [False, True])
     if any(p.get(f"trans{s}") for s in range(1, p["stages"])):
         p["trans_ratio"] = trial.suggest_float("trans_ratio", *b["trans_ratio"])
-    p["size"] = trial.suggest_float("size", *b["size"])
     # one relative width per 3x3 conv, so any shape (wide-narrow-wide, as in the references) can
     # be drawn; the scale bisection in decode() still sets the absolute widths under the budget
     for j in range(sum(p[f"convs{s}"] for s in range(p["stages"]))):
@@ -74,6 +73,9 @@ def suggest(trial: TrialLike) -> dict[str, Any]:
     p["head"] = trial.suggest_categorical("head", ["gap", "gap_linear", "gap_mlp"])
     if p["head"] == "gap_mlp":
         p["hidden_ratio"] = trial.suggest_float("hidden_ratio", *b["hidden_ratio"])
+    # the size last of the net's draws: a sampler that keeps sizes above a floor
+    # (search.store.samplers) then knows the drawn shape's narrowest net
+    p["size"] = trial.suggest_float("size", *b["size"])
     opt = p["optimizer"] = trial.suggest_categorical("optimizer", list(b["optimizer"]))
     p[f"lr_{opt}"] = trial.suggest_float(f"lr_{opt}", *b[f"lr_{opt}"], log=True)
     p[f"wd_{opt}"] = trial.suggest_float(f"wd_{opt}", *b[f"wd_{opt}"], log=True)

@@ -61,6 +61,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="how a drawn trial is trained: a recipe the sampler draws, or fast: the "
                    "warm starts' recipe (SGD OneCycle 0.1, batch 32), the sampler draws the net "
                    f"only (default {d.recipe})")
+    p.add_argument("--min-params", type=int, default=d.min_params, metavar="N",
+                   help="draw nets of about N params and more: a floor for each drawn net's "
+                   f"size (default {d.min_params}: from the smallest net of each drawn shape)")
     p.add_argument("--sampler", choices=SAMPLERS, default=d.sampler,
                    help=f"how trials are drawn (default {d.sampler}; random: plain random search)")
     p.add_argument("--no-prune", dest="prune", action="store_false", help="train every trial fully")

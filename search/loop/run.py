@@ -83,6 +83,8 @@ def validate(a: SearchConfig) -> torch.device:
         raise UserError(f"--timeout must be > 0 seconds, got {a.timeout}")
     if not 0 <= a.neighbours <= 1:
         raise UserError(f"--neighbours must be in [0, 1], got {a.neighbours}")
+    if not 0 <= a.min_params < a.budget:
+        raise UserError(f"--min-params must be in [0, budget {a.budget}), got {a.min_params}")
     if a.recipe not in RECIPES:
         raise UserError(f"--recipe must be one of {', '.join(RECIPES)}, got {a.recipe!r}")
     if a.net_from is not None and (a.warm_from or a.references or a.recipe != "drawn"):
@@ -121,7 +123,8 @@ def prepare_study(a: SearchConfig, data: MnistData | None = None) -> optuna.Stud
     with writing(storage=storage):  # a full disk: one line naming the database
         return open_study(storage, a.name, seed=a.seed, settings=a.settings(),
                           sampler_kind=a.sampler, startup_trials=a.startup_trials,
-                          on_create=on_create, fixed=fixed_draws(a, net))
+                          on_create=on_create, fixed=fixed_draws(a, net),
+                          min_params=a.min_params)
 
 
 def work(a: SearchConfig, study: optuna.Study, data: MnistData | None = None, *,

@@ -13,6 +13,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from search.config import SAMPLERS, SearchConfig
 from search.errors import UserError
+from space import size_for
 
 __all__ = ["SIZE_PARAM", "make_sampler", "stratified", "with_fixed"]
 
@@ -25,9 +26,9 @@ class _TrialSeededTPE(optuna.samplers.TPESampler):
     concurrent workers different draws. Falls back to fresh entropy if Optuna's internals move.
     """
 
-    def __init__(self, seed: int, **kw: Any) -> None:
+    def __init__(self, seed: int, floor: _Floor, **kw: Any) -> None:
         super().__init__(seed=seed, **kw)
-        self._base_seed = seed
+        self._base_seed, self._floor = seed, floor
 
     def before_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
         try:
@@ -43,14 +44,13 @@ class _TrialSeededTPE(optuna.samplers.TPESampler):
     def sample_relative(self, study: optuna.Study, trial: FrozenTrial,
                         search_space: dict[str, Any]) -> dict[str, Any]:
         out = super().sample_relative(_CurvesHidden(study), trial, search_space)
-        if SIZE_PARAM in out:
-            out[SIZE_PARAM] = stratified(trial.number, self._base_seed)
+        out.pop(SIZE_PARAM, None)  # asked when drawn, after the shape: see sample_independent
         return out
 
     def sample_independent(self, study: optuna.Study, trial: FrozenTrial, param_name: str,
                            param_distribution: Any) -> Any:
         if param_name == SIZE_PARAM:
-            return stratified(trial.number, self._base_seed)
+            return self._floor(stratified(trial.number, self._base_seed), trial.params)
         return super().sample_independent(_CurvesHidden(study), trial, param_name,
                                           param_distribution)
 
@@ -89,6 +89,24 @@ def _without_curve(t: FrozenTrial) -> FrozenTrial:
 SIZE_PARAM = "size"  # space.sampler's draw that places a net's size between its floor and budget
 
 
+class _Floor:
+    """Maps a size position u in [0, 1) to [s, 1), where s is the position of `min_params` on the
+    drawn shape's scale (space.sampler.size_for): every net then has a size target of at least
+    `min_params`. Needs the shape's draws, so `size` is the last of the net's draws."""
+
+    def __init__(self, budget: int | None, min_params: int) -> None:
+        self.budget, self.min_params = budget, min_params
+
+    def __call__(self, u: float, params: dict[str, Any]) -> float:
+        if not self.min_params or self.budget is None:
+            return u
+        try:
+            s = size_for(params, self.budget, self.min_params)
+        except KeyError:  # a shape draw not asked yet (a space that draws size earlier): no floor
+            return u
+        return s + (1.0 - s) * u
+
+
 def stratified(n: int, seed: int) -> float:
     """The n-th point of a base-2 van der Corput sequence in [0, 1), rotated by the seed: trials
     n = m 2**k ... (m+1) 2**k - 1 put one net in each of 2**k equal bands of log size."""
@@ -101,9 +119,9 @@ def stratified(n: int, seed: int) -> float:
 class _TrialSeededRandom(optuna.samplers.RandomSampler):
     """Random search with per-trial seeds, for the same reason as _TrialSeededTPE."""
 
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, floor: _Floor) -> None:
         super().__init__(seed=seed)
-        self._base_seed = seed
+        self._base_seed, self._floor = seed, floor
 
     def before_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
         try:
@@ -112,20 +130,29 @@ class _TrialSeededRandom(optuna.samplers.RandomSampler):
             self.reseed_rng()
         super().before_trial(study, trial)
 
+    def sample_independent(self, study: optuna.Study, trial: FrozenTrial, param_name: str,
+                           param_distribution: Any) -> Any:
+        u = super().sample_independent(study, trial, param_name, param_distribution)
+        return self._floor(u, trial.params) if param_name == SIZE_PARAM else u
+
 
 def make_sampler(seed: int, kind: str = SearchConfig.sampler,
-                 startup_trials: int = SearchConfig.startup_trials) -> optuna.samplers.BaseSampler:
+                 startup_trials: int = SearchConfig.startup_trials, *,
+                 budget: int | None = None, min_params: int = SearchConfig.min_params,
+                 ) -> optuna.samplers.BaseSampler:
     """The study's sampler: TPE, multivariate over grouped params, constant liar for concurrent
     workers, `startup_trials` random start-up trials, draws seeded per trial. Chosen on the front's
     hypervolume (docs/benchmarks.md, "Sampler choice"): within seed noise of NSGA-II and random,
-    better nets under 2k params and fewer trials wasted on nets that do not learn."""
+    better nets under 2k params and fewer trials wasted on nets that do not learn. With
+    `min_params` (and the study's `budget`), every drawn net's size target is at least that."""
+    floor = _Floor(budget, min_params)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         if kind == "random":
-            return _TrialSeededRandom(seed)
+            return _TrialSeededRandom(seed, floor)
         if kind != "tpe":
             raise UserError(f"unknown sampler {kind!r}: use {' or '.join(SAMPLERS)}")
-        return _TrialSeededTPE(seed, multivariate=True, group=True, constant_liar=True,
+        return _TrialSeededTPE(seed, floor, multivariate=True, group=True, constant_liar=True,
                                n_startup_trials=startup_trials)
 
 

@@ -187,18 +187,20 @@ def open_study(
     storage: optuna.storages.BaseStorage, name: str, *, seed: int, settings: dict[str, Any],
     sampler_kind: str = SearchConfig.sampler, startup_trials: int = SearchConfig.startup_trials,
     on_create: Callable[[optuna.Study], object] | None = None,
-    fixed: dict[str, Any] | None = None,
+    fixed: dict[str, Any] | None = None, min_params: int = SearchConfig.min_params,
 ) -> optuna.Study:
     """Create or resume study `name`; `settings` must match what it was created with.
 
     `on_create(study)` runs only in the one process that created the study, even when several
     workers start at once (the storage lets exactly one creation succeed): enqueue trials there.
     The draws a study stores under FIXED_NET are fixed in every trial; `fixed` stands in for them
-    while the creator, another process, has not stored them yet.
+    while the creator, another process, has not stored them yet. `min_params`: every drawn
+    net's size target is at least that (the study's ``budget`` setting is the top).
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        sampler = make_sampler(seed, sampler_kind, startup_trials)
+        sampler = make_sampler(seed, sampler_kind, startup_trials,
+                               budget=settings.get("budget"), min_params=min_params)
         try:
             dirs = [optuna.study.StudyDirection[d.upper()] for d in DIRECTIONS]
             storage.create_new_study(dirs, name)

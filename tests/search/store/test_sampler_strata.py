@@ -5,7 +5,7 @@ from __future__ import annotations
 import optuna
 
 from search.store.samplers import make_sampler, stratified
-from space import count_params, sample
+from space import count_params, sample, size_for
 
 
 def test_stratified_fills_every_band():
@@ -40,3 +40,29 @@ def test_random_sampler_is_plain():
     study = optuna.create_study(sampler=make_sampler(5, "random"))
     sizes = {study.ask().suggest_float("size", 0, 1) for _ in range(8)}
     assert sizes != {stratified(n, 5) for n in range(8)}
+
+
+def test_a_floor_keeps_every_draw_above_it_and_moves_nothing_else():
+    budget, floor = 10_000, 2_000
+    for kind in ("tpe", "random"):
+        runs = {}
+        for mp in (0, floor):
+            study = optuna.create_study(directions=["maximize", "minimize"],
+                                        sampler=make_sampler(3, kind, budget=budget, min_params=mp))
+            draws = []
+            for _ in range(30):
+                trial = study.ask()
+                n = count_params(sample(trial, budget, 2).net)
+                draws.append((dict(trial.params), n))
+                study.tell(trial, [90.0 + n / 1000, n])
+            runs[mp] = draws
+        assert min(n for _, n in runs[0]) < floor  # without it, some nets are smaller
+        for p, n in runs[floor]:
+            assert p["size"] >= size_for(p, budget, floor)  # the target is at least the floor
+            assert floor * 0.85 <= n <= budget, (kind, n)  # the widest net under the target
+        assert sum(n >= floor for _, n in runs[floor]) >= 25
+        # the same draws but the size: all of random's, and TPE's random start-up trials
+        same = 30 if kind == "random" else 10
+        for (p0, _), (p1, _) in zip(runs[0][:same], runs[floor][:same], strict=True):
+            assert {k: v for k, v in p0.items() if k != "size"} == \
+                   {k: v for k, v in p1.items() if k != "size"}
