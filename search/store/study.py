@@ -214,9 +214,10 @@ def open_study(
     if old is None:
         study.set_user_attr("settings", settings)
     else:
-        # a key missing from an old study is a setting added since; it had the default then
-        diff = [f"{k} {old.get(k)} (not {v})" for k, v in settings.items()
-                if k in old and old[k] != v]
+        # a key missing from an old study is a setting added since: it had the default then
+        was = {**SearchConfig().settings(), **old}
+        diff = [f"{k} {was[k]} (not {v})" for k, v in settings.items()
+                if k in was and was[k] != v]
         if diff:
             raise UserError(f"study {name!r} was created with " + ", ".join(diff))
     if created and on_create is not None:

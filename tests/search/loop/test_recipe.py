@@ -72,3 +72,12 @@ def test_unknown_recipe_is_refused(tmp_path: Path, tiny_data) -> None:
     with pytest.raises(UserError, match="--recipe must be one of drawn, fast"):
         prepare_study(_cfg(tmp_path, recipe="slow"), tiny_data)
     assert not (tmp_path / "s.db").exists()
+
+
+def test_a_study_made_before_the_setting_reads_as_the_default(tmp_path: Path, tiny_data) -> None:
+    study = prepare_study(_cfg(tmp_path, warm_start=False), tiny_data)
+    old = {k: v for k, v in study.user_attrs["settings"].items() if k != "recipe"}
+    study.set_user_attr("settings", old)  # as stored before --recipe existed
+    prepare_study(_cfg(tmp_path, warm_start=False), tiny_data)  # the default: resumes
+    with pytest.raises(UserError, match="recipe drawn \\(not fast\\)"):
+        prepare_study(_cfg(tmp_path, recipe="fast", warm_start=False), tiny_data)
