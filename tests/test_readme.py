@@ -198,11 +198,11 @@ def test_goals_table_agrees_with_the_committed_studies() -> None:
 
 
 def test_thirty_minute_figures_agree_with_their_study() -> None:
-    study = _load("cpu30one-b10000")
+    study = _load("cpu30floor-b10000")  # the default: drawn sizes from the smallest start
     figs = " / ".join(f"{_chosen(study, cap).values[0]:.2f}" for cap in (2000, 5000, 10000))
     text = " ".join(README.read_text().split())
     assert text.count(f"{figs} % validation accuracy at up to 2,000 / 5,000 / 10,000") == 2, figs
-    seed1 = _load("cpu30one-b10000-s1")
+    seed1 = _load("cpu30floor-b10000-s1")
     figs = " / ".join(f"{_chosen(seed1, cap).values[0]:.2f}" for cap in (2000, 5000, 10000))
     assert text.count(f"{figs} % with `--seed 1`") + text.count(f"{figs} % with seed 1") == 2, figs
 

@@ -63,7 +63,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    f"only (default {d.recipe})")
     p.add_argument("--min-params", type=int, default=d.min_params, metavar="N",
                    help="draw nets of about N params and more: a floor for each drawn net's "
-                   f"size (default {d.min_params}: from the smallest net of each drawn shape)")
+                   "size (default: the smallest warm start's size, 900, where the budget is at "
+                   "least twice that; 0: from the smallest net of each drawn shape)")
     p.add_argument("--sampler", choices=SAMPLERS, default=d.sampler,
                    help=f"how trials are drawn (default {d.sampler}; random: plain random search)")
     p.add_argument("--no-prune", dest="prune", action="store_false", help="train every trial fully")

@@ -12,7 +12,6 @@ worker's loop; ``run_search`` is both plus the front. Worker processes of ``--jo
 
 from __future__ import annotations
 
-import contextlib
 import sys
 import time
 import warnings
@@ -29,9 +28,10 @@ from search.config import RECIPES, SearchConfig
 from search.errors import UserError
 from search.loop.interrupt import exit_status, leave_at_once, safe_interrupts
 from search.loop.neighbours import queue_neighbour
-from search.loop.objective import INTERRUPTED, Objective, StopRun, Surplus, stopped_by
+from search.loop.objective import Objective, StopRun, Surplus
 from search.loop.progress import EpochBar, StudyBar, trial_line
 from search.loop.pruner import ParetoPruner
+from search.loop.settle import settle_fault, settle_interrupted, trial_of
 from search.loop.starts import (
     fixed_draws,
     fixed_net,
@@ -39,6 +39,7 @@ from search.loop.starts import (
     queue_references,
     queue_transfers,
     queue_warm_starts,
+    size_floor,
     transfers,
 )
 from search.loop.summary import announce, finish, stopped_line
@@ -51,7 +52,6 @@ from search.store.study import (
     n_finished,
     open_storage,
     open_study,
-    requeue,
     unstart,
 )
 from search.training.data import MnistData, load_mnist
@@ -83,7 +83,7 @@ def validate(a: SearchConfig) -> torch.device:
         raise UserError(f"--timeout must be > 0 seconds, got {a.timeout}")
     if not 0 <= a.neighbours <= 1:
         raise UserError(f"--neighbours must be in [0, 1], got {a.neighbours}")
-    if not 0 <= a.min_params < a.budget:
+    if a.min_params is not None and not 0 <= a.min_params < a.budget:
         raise UserError(f"--min-params must be in [0, budget {a.budget}), got {a.min_params}")
     if a.recipe not in RECIPES:
         raise UserError(f"--recipe must be one of {', '.join(RECIPES)}, got {a.recipe!r}")
@@ -124,7 +124,7 @@ def prepare_study(a: SearchConfig, data: MnistData | None = None) -> optuna.Stud
         return open_study(storage, a.name, seed=a.seed, settings=a.settings(),
                           sampler_kind=a.sampler, startup_trials=a.startup_trials,
                           on_create=on_create, fixed=fixed_draws(a, net),
-                          min_params=a.min_params)
+                          min_params=size_floor(a))
 
 
 def work(a: SearchConfig, study: optuna.Study, data: MnistData | None = None, *,
@@ -202,7 +202,7 @@ def _loop(study: optuna.Study, obj: Objective, a: SearchConfig, watch: Watch | N
                 _say(a, f"trial {s.number} not needed (the study reached its target): "
                         "back in the queue")
                 continue
-            last = _trial(study, obj.last_number)
+            last = trial_of(study, obj.last_number)
             reason = last.user_attrs.get("fail_reason", "") if last is not None else ""
             if last is not None and last.state == TrialState.FAIL:
                 fails += 1
@@ -224,7 +224,7 @@ def _loop(study: optuna.Study, obj: Objective, a: SearchConfig, watch: Watch | N
             bar.close()
             study._storage.remove_session()  # a write Ctrl-C cut short: roll it back first
             try:
-                note = _settle_interrupted(study, obj.last_number)
+                note = settle_interrupted(study, obj.last_number)
             except Exception:  # the storage is unwell; heartbeats will clean up after us
                 note = ""
             print("\n" + stopped_line(e, study, a, note), file=sys.stderr, flush=True)
@@ -236,7 +236,7 @@ def _loop(study: optuna.Study, obj: Objective, a: SearchConfig, watch: Watch | N
         if fault is None:
             raise
         bar.close()
-        raise _settle_fault(study, obj.last_number, a, fault) from None
+        raise settle_fault(study, obj.last_number, a, fault) from None
     finally:
         optuna.logging.set_verbosity(level)
         bar.close()
@@ -256,50 +256,3 @@ def _wait_for_others(study: optuna.Study, a: SearchConfig, running: int, waiting
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         fail_stale_trials(study)
     return True
-
-
-def _settle_fault(study: optuna.Study, number: int | None, a: SearchConfig,
-                  fault: WriteFault) -> WriteFault:
-    """Settle the trial a refused write stopped as for Ctrl-C (FAIL with a reason, queued again)
-    where the storage still takes writes; the one line: the fault, the trial, how to resume."""
-    note = ""
-    with contextlib.suppress(Exception):  # what the storage refuses, the rerun settles
-        study._storage.remove_session()  # the refused write's transaction: roll it back first
-        t = _trial(study, number)
-        if t is not None and t.state == TrialState.RUNNING:
-            note = f"trial {t.number} left RUNNING (the rerun queues it again); "
-            # new rows first, FAIL last: where the disk refuses new rows, the trial stays
-            # RUNNING and the rerun's heartbeat check fails it and queues it again
-            study._storage.set_trial_user_attr(t._trial_id, "fail_reason", stopped_by(fault))
-            requeue(study, t)
-            study.tell(t.number, state=TrialState.FAIL)
-            note = f"trial {t.number} marked FAIL and queued again; "
-    try:
-        done = f"{n_finished(study)} of {a.n_trials} trials finished; "
-    except Exception:  # the storage cannot even be read: the rerun will tell
-        done = ""
-    return fault.followed_by(f"{note}{done}once it can be written, rerun the same command to "
-                             f"resume study {a.name!r}")
-
-
-def _settle_interrupted(study: optuna.Study, number: int | None) -> str:
-    """Mark the trial this worker was running FAIL (if Ctrl-C landed outside the objective) and
-    queue it again, so that the next run starts with it. SIGTERM is settled the same way; its
-    fail_reason stays the Ctrl-C one, which says what matters: queued again for the next run."""
-    t = _trial(study, number)
-    if t is None:
-        return ""
-    if t.state == TrialState.RUNNING:
-        study._storage.set_trial_user_attr(t._trial_id, "fail_reason", INTERRUPTED)
-        study.tell(t.number, state=TrialState.FAIL)
-        t = _trial(study, number)
-    if t is None or t.state != TrialState.FAIL or t.user_attrs.get("fail_reason") != INTERRUPTED:
-        return ""
-    requeue(study, t)
-    return f"trial {t.number} marked FAIL and queued again; "
-
-
-def _trial(study: optuna.Study, number: int | None) -> optuna.trial.FrozenTrial | None:
-    if number is None:
-        return None
-    return next((t for t in study.get_trials(deepcopy=False) if t.number == number), None)

@@ -28,11 +28,11 @@ from search.results.pareto import front_trials
 from search.store.queued import is_start
 from search.store.study import FIXED_NET, open_existing, open_storage
 from space import REFERENCES, count_params, decode, net_params, transfer, warm_starts
-from space.warmstart import FAST_RECIPE, label
+from space.warmstart import FAST_RECIPE, MIN_SIZE, label
 
 __all__ = [
     "fixed_draws", "fixed_net", "queue_fixed_net", "queue_references", "queue_transfers",
-    "queue_warm_starts", "transfers",
+    "queue_warm_starts", "size_floor", "transfers",
 ]
 
 
@@ -144,3 +144,11 @@ def fixed_draws(a: SearchConfig, net: tuple[str, dict[str, Any]] | None) -> dict
     if net is not None:
         return net_params(net[1])
     return dict(FAST_RECIPE) if a.recipe == "fast" else None
+
+
+def size_floor(a: SearchConfig) -> int:
+    """The least size target of a drawn net: ``--min-params``, else the smallest warm start's
+    size (space.warmstart.MIN_SIZE) where the budget is at least twice that, else none (0)."""
+    if a.min_params is not None:
+        return a.min_params
+    return MIN_SIZE if a.budget >= 2 * MIN_SIZE else 0

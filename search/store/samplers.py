@@ -138,7 +138,7 @@ class _TrialSeededRandom(optuna.samplers.RandomSampler):
 
 def make_sampler(seed: int, kind: str = SearchConfig.sampler,
                  startup_trials: int = SearchConfig.startup_trials, *,
-                 budget: int | None = None, min_params: int = SearchConfig.min_params,
+                 budget: int | None = None, min_params: int = 0,
                  ) -> optuna.samplers.BaseSampler:
     """The study's sampler: TPE, multivariate over grouped params, constant liar for concurrent
     workers, `startup_trials` random start-up trials, draws seeded per trial. Chosen on the front's

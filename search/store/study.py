@@ -187,7 +187,7 @@ def open_study(
     storage: optuna.storages.BaseStorage, name: str, *, seed: int, settings: dict[str, Any],
     sampler_kind: str = SearchConfig.sampler, startup_trials: int = SearchConfig.startup_trials,
     on_create: Callable[[optuna.Study], object] | None = None,
-    fixed: dict[str, Any] | None = None, min_params: int = SearchConfig.min_params,
+    fixed: dict[str, Any] | None = None, min_params: int = 0,
 ) -> optuna.Study:
     """Create or resume study `name`; `settings` must match what it was created with.
 
