@@ -61,10 +61,10 @@ class SearchConfig:
     # params: every drawn net's size target at least this (a floor on the log scale the `size`
     # draw places nets on, space.sampler); 0: from each drawn shape's narrowest net. None: the
     # smallest warm start's size (900) where the budget is twice that (search.loop.starts.
-    # size_floor). Draws under the smallest start were never cut (the smallest net at a rung is
-    # on its front) and rarely beat it; with the floor the 30-minute run's lift rose at 4 of 5
-    # caps in each of two seeds (docs/benchmarks.md, "A floor for the drawn sizes"). Not a
-    # setting of the study: a resumed run may change it
+    # size_floor). Draws under the smallest start were rarely cut (the smallest net at a rung is
+    # on its front) and never beat it in 30-minute runs; with the floor the lift rose at 4 of 5
+    # caps in each of two 30-minute seeds (docs/benchmarks.md, "A floor for the drawn sizes").
+    # Not a setting of the study: a resumed run may change it
     min_params: int | None = None
     # what a new study starts with
     warm_start: bool = True  # proven shapes re-widthed to sizes up to the budget (space.warmstart)
