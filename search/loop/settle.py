@@ -18,7 +18,7 @@ __all__ = ["settle_fault", "settle_interrupted", "trial_of"]
 
 
 def settle_fault(study: optuna.Study, number: int | None, a: SearchConfig,
-                  fault: WriteFault) -> WriteFault:
+                 fault: WriteFault) -> WriteFault:
     """Settle the trial a refused write stopped as for Ctrl-C (FAIL with a reason, queued again)
     where the storage still takes writes; the one line: the fault, the trial, how to resume."""
     note = ""

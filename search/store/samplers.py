@@ -100,10 +100,7 @@ class _Floor:
     def __call__(self, u: float, params: dict[str, Any]) -> float:
         if not self.min_params or self.budget is None:
             return u
-        try:
-            s = size_for(params, self.budget, self.min_params)
-        except KeyError:  # a shape draw not asked yet (a space that draws size earlier): no floor
-            return u
+        s = size_for(params, self.budget, self.min_params)
         return s + (1.0 - s) * u
 
 
